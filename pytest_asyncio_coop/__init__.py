@@ -1,0 +1,32 @@
+"""Run asyncio tests concurrently on one event loop, through pytest's own machinery."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+# Public name -> defining module. Loaded on first use, because pytest imports
+# this package on every start, cooperative tests or not.
+_EXPORTS = {
+    "Lock": "lock",
+    "Settings": "models",
+    "Task": "models",
+    "TaskState": "models",
+    "TaskTimeout": "scheduler",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from .lock import Lock
+    from .models import Settings, Task, TaskState
+    from .scheduler import TaskTimeout
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

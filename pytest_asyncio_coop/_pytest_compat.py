@@ -1,0 +1,88 @@
+"""The only module that touches pytest's private modules.
+
+Each import says why the public API is not enough. CI runs the suite on the
+oldest (8.4) and the newest supported pytest, so a change here shows up there.
+"""
+
+from __future__ import annotations
+
+# pytest catches exactly these around setup and teardown (outcome exceptions
+# such as skip/fail, plus ordinary exceptions); the SetupState replacement must
+# catch the same set.
+from _pytest.outcomes import TEST_OUTCOME
+
+# The node that owns a fixture of a given scope for an item, as pytest itself
+# computes it for a SubRequest; used to key shared fixture instances.
+from _pytest.fixtures import get_scope_node, get_scope_package
+
+# Built to give each cooperative item its own view of its fixture definitions
+# (hazard 1); it is a frozen dataclass with no public constructor.
+from _pytest.fixtures import FuncFixtureInfo
+
+# Scope ordering for callspec._arg2scope (the scope of a direct parametrization).
+from _pytest.scope import Scope
+
+__all__ = [
+    "TEST_OUTCOME",
+    "FuncFixtureInfo",
+    "Scope",
+    "get_scope_node",
+    "get_scope_package",
+    "getfixtureinfo",
+    "set_fixtureinfo",
+    "callspec_scope",
+    "set_setupstate",
+    "hook_executor",
+    "fixturemanager",
+]
+
+
+def getfixtureinfo(item):
+    """The item's FuncFixtureInfo (``Function._fixtureinfo`` is private)."""
+    return getattr(item, "_fixtureinfo", None)
+
+
+def set_fixtureinfo(item, info) -> None:
+    """Give ``item`` a new FuncFixtureInfo and a fresh request built from it.
+
+    ``TopRequest`` reads the definitions once, when the request is created, so
+    the request is rebuilt (``Function._initrequest``) after the swap.
+    """
+    item._fixtureinfo = info
+    item._initrequest()
+
+
+def callspec_scope(item, argname: str):
+    """The scope name of a direct parametrization of ``argname``, or None."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or argname not in callspec.params:
+        return None
+    return callspec._arg2scope[argname].value, callspec.indices[argname]
+
+
+def set_setupstate(session, state) -> None:
+    """Replace the session's SetupState (hazard 3); pytest keeps it private."""
+    session._setupstate = state
+
+
+class hook_executor:
+    """Interpose on every hook call of a pluggy PluginManager.
+
+    pluggy routes all calls, including those through pytest's per-directory
+    hook proxies, via ``PluginManager._inner_hookexec``; its own
+    ``add_hookcall_monitoring`` replaces that attribute the same way. Used to
+    hold back an item's log hooks until the item is done (hazard 6).
+    """
+
+    def __init__(self, pm, wrap) -> None:
+        self._pm = pm
+        self.original = pm._inner_hookexec
+        pm._inner_hookexec = wrap(self.original)
+
+    def restore(self) -> None:
+        self._pm._inner_hookexec = self.original
+
+
+def fixturemanager(session):
+    """The session's FixtureManager, for dynamic ``getfixturevalue`` lookups."""
+    return session._fixturemanager

@@ -1,0 +1,282 @@
+"""Answers to the pytest state that assumes one test at a time.
+
+* Hazard 1: function-scoped FixtureDefs cache their value on the def object.
+  Each item gets its own copies (:class:`ItemFixtureDefs`).
+* Hazard 2: a shared-scope def can be entered by a second item while the first
+  is suspended in its setup. Shared defs are per scope node, and their
+  execution is single-flight (:class:`Flights`).
+* Hazard 3: pytest's SetupState is a stack. :class:`SetupState` is
+  reference-counted instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import greenlet
+import pytest
+
+from . import _pytest_compat as compat
+from .bridge import BridgeGreenlet, await_only, current_runner
+from .protocol import synchronous_twin
+
+if sys.version_info < (3, 11):  # installed with pytest on these versions
+    from exceptiongroup import BaseExceptionGroup
+
+if TYPE_CHECKING:
+    from _pytest.nodes import Node
+
+
+class Flights:
+    """Single-flight sections keyed by object: one greenlet at a time per key.
+
+    A second greenlet that enters a held key waits on the loop (other tests
+    keep running) until the holder leaves, then enters itself. Re-entry by the
+    holder is allowed. Outside cooperative tests nothing can interleave, so
+    nothing is tracked.
+    """
+
+    def __init__(self) -> None:
+        # key -> (holding greenlet, futures of the greenlets waiting for it)
+        self._held: dict[object, tuple[greenlet.greenlet, list[asyncio.Future[None]]]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: object) -> Iterator[None]:
+        me = greenlet.getcurrent()
+        if not isinstance(me, BridgeGreenlet):
+            yield
+            return
+        while (entry := self._held.get(key)) is not None and entry[0] is not me:
+            waiter = asyncio.get_running_loop().create_future()
+            entry[1].append(waiter)
+            await_only(waiter)
+        if entry is not None:
+            yield
+            return
+        waiters: list[asyncio.Future[None]] = []
+        self._held[key] = (me, waiters)
+        try:
+            yield
+        finally:
+            del self._held[key]
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+
+class _SharedFixtureDef:
+    """Mixin for a shared-scope FixtureDef instance: single-flight execution."""
+
+    _coop_flights: Flights
+
+    def execute(self, request: Any) -> Any:
+        with self._coop_flights.hold(self):
+            return super().execute(request)  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_class(cls: type) -> type:
+    return type(cls.__name__, (_SharedFixtureDef, cls), {"__module__": cls.__module__})
+
+
+def _fresh_instance(fixturedef: pytest.FixtureDef[Any], cls: type) -> pytest.FixtureDef[Any]:
+    """A copy of ``fixturedef`` with its own cache and finalizers."""
+    new = object.__new__(cls)
+    new.__dict__.update(fixturedef.__dict__)
+    new.cached_result = None
+    new._finalizers = []
+    twin = synchronous_twin(fixturedef.func)
+    if twin is not None:
+        new.func = twin
+    return new
+
+
+class FixtureInstances:
+    """Where each item's fixture values live, so that interleaved items never share
+    a value pytest would not share.
+
+    A function-scoped def becomes one copy per item. A shared-scope def becomes
+    one instance per (scope node, parameter), shared by every item under that
+    node: two modules running at once each get their own module fixture.
+    """
+
+    def __init__(self) -> None:
+        self._flights = Flights()
+        self._shared: dict[tuple[object, ...], pytest.FixtureDef[Any]] = {}
+
+    def resolve(self, item: pytest.Item, fixturedef: pytest.FixtureDef[Any]) -> pytest.FixtureDef[Any]:
+        scope, param_index = compat.callspec_scope(item, fixturedef.argname) or (fixturedef.scope, None)
+        if scope == "function":
+            node = item
+        elif scope == "package":
+            node = compat.get_scope_package(item, fixturedef)
+        else:
+            node = compat.get_scope_node(item, compat.Scope(scope)) or item
+        if node is item:
+            return _fresh_instance(fixturedef, type(fixturedef))
+        key = (fixturedef, node, param_index)
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = _fresh_instance(fixturedef, _shared_class(type(fixturedef)))
+            shared._coop_flights = self._flights  # type: ignore[attr-defined]
+        return shared
+
+    def resolve_all(self, item: pytest.Item, fixturedefs: Sequence[pytest.FixtureDef[Any]]) -> tuple[pytest.FixtureDef[Any], ...]:
+        return tuple(self.resolve(item, fixturedef) for fixturedef in fixturedefs)
+
+    def give_item_its_own(self, item: pytest.Item) -> None:
+        """Point ``item``'s fixture lookups at its own instances (hazards 1 and 2)."""
+        info = compat.getfixtureinfo(item)
+        if info is None:
+            return
+        view = ItemFixtureDefs(item, self, info.name2fixturedefs)
+        compat.set_fixtureinfo(
+            item,
+            compat.FuncFixtureInfo(
+                argnames=info.argnames,
+                initialnames=info.initialnames,
+                names_closure=info.names_closure,
+                name2fixturedefs=view,
+            ),
+        )
+
+
+class ItemFixtureDefs(dict):  # type: ignore[type-arg]
+    """One item's fixture name -> definitions, resolved to its own instances.
+
+    ``getfixturevalue`` of a name outside the static closure goes through
+    ``get``; it is resolved here too instead of reaching the shared defs.
+    """
+
+    def __init__(self, item: pytest.Item, instances: FixtureInstances, base: dict[str, Sequence[Any]]) -> None:
+        super().__init__((name, instances.resolve_all(item, defs)) for name, defs in base.items())
+        self._item = item
+        self._instances = instances
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            pass
+        defs = compat.fixturemanager(self._item.session).getfixturedefs(name, self._item)
+        if defs is None:
+            return default
+        resolved = self[name] = self._instances.resolve_all(self._item, defs)
+        return resolved
+
+
+class SetupState:
+    """A reference-counted replacement for pytest's SetupState (hazard 3).
+
+    * a node is set up once; concurrent requesters wait for it;
+    * a node is torn down when the last item that needs it is done;
+    * teardown runs in reverse order of setup;
+    * when the session stops early, the last running item tears down everything,
+      and session end tears down whatever is left.
+
+    ``stack`` keeps pytest's shape (node -> (finalizers, setup error)) and
+    order, for plugins that inspect it.
+    """
+
+    def __init__(self, items: Sequence[pytest.Item]) -> None:
+        self.stack: dict[Node, tuple[list[Callable[[], object]], tuple[BaseException, Any] | None]] = {}
+        # items per node that have not been torn down yet
+        self._remaining: Counter[Node] = Counter()
+        # items counted in _remaining and not yet released
+        self._pending: set[pytest.Item] = set()
+        # items set up and not yet torn down
+        self._active: set[pytest.Item] = set()
+        #: the item being run outside the loop, by the sequential phase
+        self.sequential_item: pytest.Item | None = None
+        self._flights = Flights()
+        for item in items:
+            self._count(item)
+
+    def _count(self, item: pytest.Item) -> None:
+        self._pending.add(item)
+        self._remaining.update(item.listchain())
+
+    def _current_item(self) -> pytest.Item | None:
+        runner = current_runner()
+        return runner.item if runner is not None else self.sequential_item
+
+    def is_node_active(self, node: Node) -> bool:
+        return node in self.stack
+
+    def setup(self, item: pytest.Item) -> None:
+        if item not in self._pending:
+            self._count(item)
+        self._active.add(item)
+        for col in item.listchain():
+            if col not in self.stack and col is not item:
+                # Collectors are shared: one item sets it up, the others wait.
+                with self._flights.hold(col):
+                    if col not in self.stack:
+                        self._setup_node(col)
+                        continue
+            elif col not in self.stack:
+                self._setup_node(col)
+                continue
+            error = self.stack[col][1]
+            if error is not None:
+                raise error[0].with_traceback(error[1])
+
+    def _setup_node(self, col: Node) -> None:
+        self.stack[col] = ([col.teardown], None)
+        try:
+            col.setup()
+        except compat.TEST_OUTCOME as exc:
+            self.stack[col] = (self.stack[col][0], (exc, exc.__traceback__))
+            raise
+
+    def addfinalizer(self, finalizer: Callable[[], object], node: Node) -> None:
+        assert node in self.stack, (node, self.stack)
+        self.stack[node][0].append(finalizer)
+
+    def teardown_exact(self, nextitem: pytest.Item | None) -> None:
+        """Tear down what the current item no longer shares with anyone.
+
+        ``nextitem`` is not used: the next item to run is not the next to end.
+        With no current item (session end) everything left is torn down.
+        """
+        item = self._current_item()
+        if item is None:
+            self._teardown(list(reversed(self.stack)))
+            return
+        self._active.discard(item)
+        if item in self._pending:
+            self._pending.discard(item)
+            self._remaining.subtract(item.listchain())
+        session = item.session
+        if (session.shouldfail or session.shouldstop) and not self._active:
+            nodes = list(reversed(self.stack))
+        else:
+            nodes = [n for n in reversed(item.listchain()) if n in self.stack and (n is item or self._remaining[n] <= 0)]
+        self._teardown(nodes)
+
+    def _teardown(self, nodes: list[Node]) -> None:
+        exceptions: list[BaseException] = []
+        for node in nodes:
+            entry = self.stack.pop(node, None)
+            if entry is None:
+                continue
+            finalizers = entry[0]
+            these: list[BaseException] = []
+            while finalizers:
+                try:
+                    finalizers.pop()()
+                except compat.TEST_OUTCOME as e:
+                    these.append(e)
+            if len(these) == 1:
+                exceptions.extend(these)
+            elif these:
+                exceptions.append(BaseExceptionGroup(f"errors while tearing down {node!r}", these[::-1]))
+        if len(exceptions) == 1:
+            raise exceptions[0]
+        if exceptions:
+            raise BaseExceptionGroup("errors during test teardown", exceptions[::-1])

@@ -1,0 +1,111 @@
+"""The pytest11 entry point: options, ini keys, the marker, and the run loop.
+
+Imported on every pytest start, so the heavy modules load only when a session
+actually has cooperative tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+import pytest
+
+MARKER = "asyncio_cooperative"
+
+_SETTINGS = pytest.StashKey["object"]()
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _argtype(convert: Callable[[str], object]) -> Callable[[str], object]:
+    def parse(text: str) -> object:
+        try:
+            return convert(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = convert.__name__.strip("_")
+    return parse
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("asyncio-coop", "cooperative asyncio tests (pytest-asyncio-coop)")
+    group.addoption(
+        "--max-asyncio-tasks",
+        dest="max_asyncio_tasks",
+        type=_argtype(_whole_number),
+        default=None,
+        help="how many cooperative tests may run at once (default: ini max_asyncio_tasks, 100)",
+    )
+    group.addoption(
+        "--asyncio-task-timeout",
+        dest="asyncio_task_timeout",
+        type=_argtype(_seconds),
+        default=None,
+        help="seconds a cooperative test may run once started (default: ini asyncio_task_timeout, 600)",
+    )
+    parser.addini("max_asyncio_tasks", "how many cooperative tests may run at once", default="100")
+    parser.addini("asyncio_task_timeout", "seconds a cooperative test may run once started", default="600")
+
+
+def _setting(config: pytest.Config, name: str, convert: Callable[[str], object]) -> object:
+    value = config.getoption(name)
+    if value is not None:
+        return value
+    raw = config.getini(name)
+    try:
+        return convert(str(raw).strip())
+    except ValueError as e:
+        raise pytest.UsageError(f"ini option {name}: {e}") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}: run this async test concurrently with the other cooperative tests, "
+        "on one event loop (pytest-asyncio-coop)",
+    )
+    from .models import Settings
+
+    config.stash[_SETTINGS] = Settings(
+        max_tasks=_setting(config, "max_asyncio_tasks", _whole_number),
+        task_timeout=_setting(config, "asyncio_task_timeout", _seconds),
+    )
+
+
+def is_cooperative(item: pytest.Item) -> bool:
+    return isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> object | None:
+    """Take over the run loop when the session has cooperative tests."""
+    if session.config.option.collectonly or (
+        session.testsfailed and not session.config.option.continue_on_collection_errors
+    ):
+        return None  # pytest's own loop stops with its usual message
+    cooperative = [item for item in session.items if is_cooperative(item)]
+    if not cooperative:
+        return None
+    from .scheduler import run_session
+
+    return run_session(session, cooperative, session.config.stash[_SETTINGS])

@@ -1,0 +1,86 @@
+"""One cooperative item's run: async fixtures and the test coroutine, awaited
+through the bridge from inside pytest's own protocol.
+
+Async fixture functions are given a synchronous twin that awaits through the
+bridge, so pytest's own ``pytest_fixture_setup`` runs them: caching, errors,
+skip locations and teardown all stay pytest's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+from typing import Any, Callable, Generator
+
+import pytest
+
+from . import _pytest_compat as compat
+from .bridge import await_only, current_runner
+
+
+def _require_cooperative(func: Callable[..., Any]) -> None:
+    if current_runner() is None:
+        pytest.fail(
+            f"async fixture {func.__name__!r} was requested outside a cooperative test; "
+            "mark the test with @pytest.mark.asyncio_cooperative to use async fixtures",
+            pytrace=False,
+        )
+
+
+def _await_coroutine_fixture(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def fixture(*args: Any, **kwargs: Any) -> Any:
+        _require_cooperative(func)
+        return await_only(func(*args, **kwargs))
+
+    return fixture
+
+
+def _await_asyncgen_fixture(func: Callable[..., Any]) -> Callable[..., Generator[Any, None, None]]:
+    @functools.wraps(func)
+    def fixture(*args: Any, **kwargs: Any) -> Generator[Any, None, None]:
+        _require_cooperative(func)
+        generator = func(*args, **kwargs)
+        try:
+            value = await_only(generator.__anext__())
+        except StopAsyncIteration:
+            return  # pytest reports "did not yield a value"
+        yield value
+        try:
+            await_only(generator.__anext__())
+        except StopAsyncIteration:
+            return
+        yield  # pytest reports "fixture function has more than one 'yield'"
+
+    return fixture
+
+
+def synchronous_twin(func: Callable[..., Any]) -> Callable[..., Any] | None:
+    """A synchronous stand-in for an async fixture function, or None if it is sync.
+
+    A bound method stays bound, so pytest can still rebind it to the test's
+    class instance.
+    """
+    target = getattr(func, "__func__", func)
+    if inspect.isasyncgenfunction(target):
+        twin = _await_asyncgen_fixture(target)
+    elif inspect.iscoroutinefunction(target):
+        twin = _await_coroutine_fixture(target)
+    else:
+        return None
+    bound_to = getattr(func, "__self__", None)
+    return twin if bound_to is None else types.MethodType(twin, bound_to)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
+    """Call the test function; await it through the bridge when it is async."""
+    if current_runner() is None:
+        return None
+    funcargs = pyfuncitem.funcargs
+    testargs = {arg: funcargs[arg] for arg in compat.getfixtureinfo(pyfuncitem).argnames}
+    result = pyfuncitem.obj(**testargs)
+    if inspect.isawaitable(result):
+        await_only(result)
+    return True
