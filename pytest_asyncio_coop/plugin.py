@@ -7,13 +7,16 @@ actually has cooperative tests.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
+if TYPE_CHECKING:
+    from .models import Settings
+
 MARKER = "asyncio_cooperative"
 
-_SETTINGS = pytest.StashKey["object"]()
+_SETTINGS = pytest.StashKey["Settings"]()
 
 
 def _whole_number(text: str) -> int:
@@ -92,6 +95,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def settings(config: pytest.Config) -> Settings:
+    """The run's settings, validated at configure time."""
+    return config.stash[_SETTINGS]
+
+
 def is_cooperative(item: pytest.Item) -> bool:
     return isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
 
@@ -108,4 +116,4 @@ def pytest_runtestloop(session: pytest.Session) -> object | None:
         return None
     from .scheduler import run_session
 
-    return run_session(session, cooperative, session.config.stash[_SETTINGS])
+    return run_session(session, cooperative, settings(session.config))

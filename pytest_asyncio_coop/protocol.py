@@ -51,9 +51,19 @@ def _await_asyncgen_fixture(func: Callable[..., Any]) -> Callable[..., Generator
             await_only(generator.__anext__())
         except StopAsyncIteration:
             return
-        yield  # pytest reports "fixture function has more than one 'yield'"
+        _more_than_one_yield(func)
 
     return fixture
+
+
+def _more_than_one_yield(func: Callable[..., Any]) -> None:
+    # The same message pytest gives for a sync generator fixture.
+    lines, lineno = inspect.getsourcelines(func)
+    source = "".join("    " + line for line in lines).rstrip()
+    pytest.fail(
+        f"fixture function has more than one 'yield':\n\n{source}\n{inspect.getsourcefile(func)}:{lineno}",
+        pytrace=False,
+    )
 
 
 def synchronous_twin(func: Callable[..., Any]) -> Callable[..., Any] | None:

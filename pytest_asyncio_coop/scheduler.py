@@ -7,6 +7,7 @@ Nothing here polls: tasks are admitted from done-callbacks and timeouts are
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from . import _pytest_compat as compat
-from . import protocol
 from .bridge import current_runner, run_in_greenlet
 from .concurrency import FixtureInstances, SetupState
 from .models import Settings, Task, TaskState
@@ -203,6 +203,9 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
             raise session.Interrupted(session.shouldstop)
 
     pluginmanager = session.config.pluginmanager
+    # Through sys.modules, not the package attribute: pytester's in-process runs
+    # drop our submodules from sys.modules between runs.
+    protocol = importlib.import_module(f"{__package__}.protocol")
     if not pluginmanager.is_registered(protocol):
         pluginmanager.register(protocol, "asyncio_coop.protocol")
     executor = compat.hook_executor(pluginmanager, _hold_back_logs)

@@ -1,0 +1,174 @@
+"""Timeouts: where they come from, what a timed-out test reports, that
+teardown still runs, and that waiting costs no CPU."""
+
+import resource
+import sys
+import time
+
+import pytest
+
+HANGING = """
+import asyncio
+import pathlib
+import pytest
+
+@pytest.fixture
+async def resource_with_teardown():
+    yield
+    await asyncio.sleep(0.1)
+    pathlib.Path("teardown-completed").touch()
+
+@pytest.mark.asyncio_cooperative
+async def test_hangs(resource_with_teardown):
+    await asyncio.sleep(30)
+
+@pytest.mark.asyncio_cooperative
+async def test_quick():
+    await asyncio.sleep(0.1)
+"""
+
+
+def test_timed_out_test_fails_and_its_teardown_completes(pytester):
+    pytester.makepyfile(HANGING)
+    result = pytester.runpytest("--asyncio-task-timeout", "1")
+    result.assert_outcomes(passed=1, failed=1)
+    assert (pytester.path / "teardown-completed").exists()
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_hangs _*",
+            ">       await asyncio.sleep(30)",
+            "*TaskTimeout: timed out after 1.0 s (asyncio_task_timeout = 1)",
+        ]
+    )
+
+
+def test_ini_timeout(pytester):
+    pytester.makeini("[pytest]\nasyncio_task_timeout = 1\n")
+    pytester.makepyfile(HANGING)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*timed out after 1.0 s*"])
+
+
+def test_command_line_overrides_ini(pytester):
+    pytester.makeini("[pytest]\nasyncio_task_timeout = 100\n")
+    pytester.makepyfile(HANGING)
+    result = pytester.runpytest("--asyncio-task-timeout", "0.5")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*timed out after 0.5 s*"])
+
+
+def test_default_timeout_is_600_seconds(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_settings(pytestconfig):
+            from pytest_asyncio_coop.plugin import settings
+            assert settings(pytestconfig).task_timeout == 600
+            assert settings(pytestconfig).max_tasks == 100
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_timeout_counts_from_start_not_from_queueing(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_each_takes_most_of_the_timeout(n):
+            await asyncio.sleep(0.6)
+        """
+    )
+    # One at a time, the last test starts 1.8 s after it was queued.
+    result = pytester.runpytest("--max-asyncio-tasks", "1", "--asyncio-task-timeout", "1")
+    result.assert_outcomes(passed=4)
+
+
+def test_timeout_in_async_fixture_setup_is_a_setup_error(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def never_ready():
+            await asyncio.sleep(30)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_needs_it(never_ready):
+            pass
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "0.5")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_needs_it*", "*timed out after 0.5 s*"])
+
+
+def test_hanging_teardown_is_bounded_too(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def stuck_teardown():
+            yield
+            await asyncio.sleep(30)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_hangs_then_teardown_hangs(stuck_teardown):
+            await asyncio.sleep(30)
+        """
+    )
+    start = time.monotonic()
+    result = pytester.runpytest("--asyncio-task-timeout", "0.5")
+    assert time.monotonic() - start < 10
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_hangs_then_teardown_hangs*", "*timed out after 0.5 s*"])
+
+
+def test_test_that_swallows_the_cancellation_still_times_out(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_stubborn():
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "0.5")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*timed out after 0.5 s*"])
+
+
+def test_sleeping_suite_does_not_busy_wait(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(50))
+        async def test_sleep(n):
+            await asyncio.sleep(3)
+        """
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.assert_outcomes(passed=50)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert wall >= 3
+    assert cpu < wall / 2, (cpu, wall)
