@@ -130,8 +130,6 @@ class Scheduler:
         self._queue = deque(Task(item=item, nodeid=item.nodeid, timeout=timeout, queued_at=now) for item in self._items)
         self._admit()
         await self._done
-        if self._fatal is not None:
-            raise self._fatal
 
     def _stopping(self) -> bool:
         return bool(self._session.shouldfail or self._session.shouldstop or self._fatal is not None)
@@ -153,10 +151,20 @@ class Scheduler:
         exc = None if aio_task.cancelled() else aio_task.exception()
         if exc is not None and self._fatal is None:
             # pytest.exit() or an internal error: stop admitting, wind the others down.
-            self._fatal = exc
-            for other in self._running:
-                other.cancel()
+            self.interrupt(exc)
         self._admit()
+
+    def interrupt(self, exc: BaseException) -> None:
+        """Admit nothing more and cancel what runs; teardowns still run."""
+        if self._fatal is None:
+            self._fatal = exc
+        for other in self._running:
+            other.cancel()
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """What stopped the run early (``pytest.exit()``, Ctrl-C), if anything."""
+        return self._fatal
 
     def replay_logs(self, runner: TaskRunner) -> None:
         outcomes = []
@@ -212,7 +220,16 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
     scheduler = Scheduler(session, cooperative, settings, instances, executor.original)
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(scheduler.run())
+        main = loop.create_task(scheduler.run())
+        try:
+            loop.run_until_complete(main)
+        except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
+            scheduler.interrupt(exc)
+        if not main.done():
+            # The others are cancelled; their teardowns run before it propagates.
+            loop.run_until_complete(main)
+        if scheduler.fatal is not None:
+            raise scheduler.fatal
     finally:
         executor.restore()
         try:
