@@ -94,7 +94,7 @@ async def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> T:
     runner.resume()
     request = child.switch()
     while not child.dead:
-        runner.suspend()
+        runner.suspend(request)
         try:
             value = await _stepped(request, runner.resume)
         except BaseException as exc:  # handed to the greenlet, like `await` would raise it
@@ -108,5 +108,5 @@ async def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> T:
                 request = child.switch(value)
             else:
                 request = child.throw(type(error), error, error.__traceback__)
-    runner.suspend()
+    runner.suspend(None)
     return request

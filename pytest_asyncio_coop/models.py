@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any
+import traceback
+from typing import Any, Callable, Mapping
 
 import attrs
 
@@ -67,3 +68,65 @@ class Task:
     outcome: str | None = None
     #: 1 for the first run, 2 for the first rerun, ...
     attempt: int = 1
+    #: the keyword arguments of the item's ``asyncio_cooperative`` marker
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: where the test was waiting when its deadline passed (set by the default
+    #: ``on_task_timeout``); empty until then
+    timeout_stack: tuple[traceback.FrameSummary, ...] = ()
+    # returns the current await stack; set by the runner while the task runs
+    _stack_source: Callable[[], list[traceback.FrameSummary]] | None = attrs.field(
+        default=None, init=False, repr=False
+    )
+
+    def await_stack(self) -> list[traceback.FrameSummary]:
+        """The frames of the test's coroutine chain, outermost first, down to
+        the innermost ``await``; empty when the task is not waiting."""
+        return self._stack_source() if self._stack_source is not None else []
+
+
+class Admission(enum.Enum):
+    """An ``admit_task`` answer."""
+
+    #: start the task now
+    ADMIT = "admit"
+    #: leave it queued, consider the next queued task
+    SKIP = "skip"
+    #: start nothing more until a running task finishes
+    WAIT = "wait"
+
+
+@attrs.frozen
+class TimeoutAction:
+    """An ``on_task_timeout`` answer: cancel the test, or extend its deadline."""
+
+    #: seconds to extend the deadline by, counted from now; None to cancel
+    extend_by: float | None = attrs.field(default=None)
+
+    @extend_by.validator
+    def _check(self, attribute: attrs.Attribute[Any], value: float | None) -> None:
+        if value is not None:
+            _positive_finite(self, attribute, value)
+
+    @classmethod
+    def cancel(cls) -> TimeoutAction:
+        """Fail the test with ``TaskTimeout`` now; its teardown still runs."""
+        return cls()
+
+    @classmethod
+    def extend(cls, seconds: float) -> TimeoutAction:
+        """Give the test ``seconds`` more, counted from now."""
+        return cls(extend_by=seconds)
+
+
+@attrs.frozen
+class LockInfo:
+    """A snapshot of a :class:`~pytest_asyncio_coop.Lock`, for the lock hooks."""
+
+    #: the lock's name (``Lock(name=...)``), or a generated one
+    name: str
+    #: whether it is held
+    locked: bool
+    #: how many tasks are waiting to acquire it
+    waiting: int
+    #: node id of the test holding it, if a cooperative test does
+    holder: str | None

@@ -94,3 +94,24 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
     if inspect.isawaitable(result):
         await_only(result)
     return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail the setup of a test whose ``on_task_start`` (or another hook deciding
+    about it) raised, before any of its fixtures run."""
+    runner = current_runner()
+    if runner is not None and runner.setup_failures:
+        raise runner.setup_failures.pop(0)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Report a hook failure that happened while the test ran at its teardown,
+    after the teardown itself."""
+    try:
+        return (yield)
+    finally:
+        runner = current_runner()
+        if runner is not None and runner.teardown_failures:
+            raise runner.teardown_failures.pop(0)

@@ -1,29 +1,38 @@
 """The loop: admission under the cap, deadlines as timers, and the session's run.
 
-Nothing here polls: tasks are admitted from done-callbacks and timeouts are
-``loop.call_at`` timers (hazard 8).
+Every decision goes through this plugin's hooks (``order_tasks``,
+``admit_task``, ``on_task_timeout``, ``make_event_loop``); the built-in
+behaviour is their default implementations. Nothing here polls: tasks are
+admitted from done-callbacks and timeouts are ``loop.call_at`` timers
+(hazard 8).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextvars
+import copy
 import os
+import traceback
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import pytest
 
 from . import _pytest_compat as compat
+from . import protocol
 from .bridge import current_runner, run_in_greenlet
 from .concurrency import FixtureInstances, SetupState
-from .models import Settings, Task, TaskState
-
-if TYPE_CHECKING:
-    from .bridge import BridgeGreenlet  # noqa: F401
+from .manager import HookFailure, Manager
+from .models import Admission, Settings, Task, TaskState, TimeoutAction
 
 CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
+
+#: the runner of the test whose code is running (in its Task and its greenlet)
+current_task_runner: contextvars.ContextVar[TaskRunner | None] = contextvars.ContextVar(
+    "pytest_asyncio_coop_runner", default=None
+)
 
 
 class TaskTimeout(Exception):
@@ -33,28 +42,48 @@ class TaskTimeout(Exception):
 TaskTimeout.__module__ = "pytest_asyncio_coop"
 
 
+def _await_stack(awaitable: object) -> list[traceback.FrameSummary]:
+    frames = []
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return frames
+
+
 class TaskRunner:
     """Drives one task: its greenlet, its deadline and its held-back log calls."""
 
     def __init__(self, task: Task, scheduler: Scheduler) -> None:
         self.task = task
         self.item = task.item
-        self._scheduler = scheduler
+        self.scheduler = scheduler
+        self.hooks = scheduler.manager.relay_for(task.item.path)
         # PYTEST_CURRENT_TEST as this task's code last left it (hazard 4)
         self._current_test: str | None = None
+        # what the task awaits now, on behalf of its greenlet
+        self._awaiting: object = None
         # set when the deadline passed and the cancellation is still in flight
         self._timing_out = False
         self._timer: asyncio.TimerHandle | None = None
         self.aio_task: asyncio.Task[None] | None = None
         # log hook calls made by the protocol, replayed when the item is done (hazard 6)
         self.logs: list[tuple[Any, ...]] = []
+        # failures of third-party hooks, raised in the test's setup or teardown
+        self.setup_failures: list[HookFailure] = []
+        self.teardown_failures: list[HookFailure] = []
+        task._stack_source = lambda: _await_stack(self._awaiting)
 
     async def run(self) -> None:
+        current_task_runner.set(self)
         loop = asyncio.get_running_loop()
         task = self.task
         task.state = TaskState.RUNNING
         task.started_at = loop.time()
         self._arm(task.started_at + task.timeout)
+        self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
         try:
             await run_in_greenlet(self._protocol, self)
         finally:
@@ -63,16 +92,26 @@ class TaskRunner:
             task.finished_at = loop.time()
             if task.state is TaskState.RUNNING:
                 task.state = TaskState.FINISHED
-            self._scheduler.replay_logs(self)
+            self.scheduler.finish(self)
 
     def _protocol(self) -> None:
         self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
+
+    def call_hook(self, caller: Callable[..., Any], failures: list[HookFailure], **kwargs: Any) -> Any:
+        result, failure = self.scheduler.manager.call(caller, **kwargs)
+        if failure is not None:
+            failures.append(failure)
+        return result
 
     def _arm(self, deadline: float) -> None:
         self.task.deadline = deadline
         self._timer = asyncio.get_running_loop().call_at(deadline, self._on_deadline)
 
     def _on_deadline(self) -> None:
+        action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
+        if isinstance(action, TimeoutAction) and action.extend_by is not None:
+            self._arm(asyncio.get_running_loop().time() + action.extend_by)
+            return
         self.task.state = TaskState.TIMED_OUT
         self._timing_out = True
         assert self.aio_task is not None
@@ -88,8 +127,9 @@ class TaskRunner:
             else:
                 os.environ[CURRENT_TEST_VAR] = value
 
-    def suspend(self) -> None:
+    def suspend(self, awaiting: object) -> None:
         self._current_test = os.environ.get(CURRENT_TEST_VAR)
+        self._awaiting = awaiting
 
     def translate(self, exc: BaseException | None) -> BaseException | None:
         """Turn the timeout's cancellation into the failure the test reports."""
@@ -113,41 +153,88 @@ class Scheduler:
     """Admits queued tasks under the cap and waits until all are done."""
 
     def __init__(self, session: pytest.Session, items: list[pytest.Item], settings: Settings,
-                 instances: FixtureInstances, replay: Callable[..., Any]) -> None:
+                 manager: Manager, instances: FixtureInstances, replay: Callable[..., Any]) -> None:
         self._session = session
-        self._settings = settings
+        self.settings = settings
+        self.manager = manager
         self._instances = instances
         self._replay = replay
         self._items = items
-        self._running: set[asyncio.Task[None]] = set()
+        # running task -> its asyncio Task, in admission order
+        self._running: dict[Task, asyncio.Task[None]] = {}
         self._fatal: BaseException | None = None
+        # a session-wide hook failure that every test reports at setup
+        self.session_failure: HookFailure | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self._done: asyncio.Future[None] = loop.create_future()
         now = loop.time()
-        timeout = self._settings.task_timeout
-        self._queue = deque(Task(item=item, nodeid=item.nodeid, timeout=timeout, queued_at=now) for item in self._items)
+        timeout = self.settings.task_timeout
+        tasks = [self._new_task(item, timeout, now) for item in self._items]
+        ordered, failure = self.manager.call(self.manager.pm.hook.order_tasks, tasks=tasks, settings=self.settings)
+        self.session_failure = self.session_failure or failure
+        self._queue = deque(_complete_order(ordered, tasks))
         self._admit()
         await self._done
+
+    @staticmethod
+    def _new_task(item: pytest.Item, timeout: float, now: float) -> Task:
+        marker = item.get_closest_marker("asyncio_cooperative")
+        return Task(item=item, nodeid=item.nodeid, timeout=timeout, queued_at=now, options=dict(marker.kwargs) if marker else {})
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """What stopped the run early (``pytest.exit()``, Ctrl-C), if anything."""
+        return self._fatal
 
     def _stopping(self) -> bool:
         return bool(self._session.shouldfail or self._session.shouldstop or self._fatal is not None)
 
     def _admit(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._queue and len(self._running) < self._settings.max_tasks and not self._stopping():
-            task = self._queue.popleft()
-            runner = TaskRunner(task, self)
-            self._instances.give_item_its_own(task.item)
-            runner.aio_task = loop.create_task(runner.run())
-            self._running.add(runner.aio_task)
-            runner.aio_task.add_done_callback(self._on_done)
+        while self._queue and len(self._running) < self.settings.max_tasks and not self._stopping():
+            picked = self._pick()
+            if picked is None:
+                break
+            self._start(*picked)
         if not self._running and not self._done.done():
             self._done.set_result(None)
 
-    def _on_done(self, aio_task: asyncio.Task[None]) -> None:
-        self._running.discard(aio_task)
+    def _pick(self) -> tuple[Task, HookFailure | None] | None:
+        """The next queued task ``admit_task`` lets start, with the failure of
+        that hook if it raised; None to start nothing now."""
+        running = self._running.keys()
+        for index, task in enumerate(self._queue):
+            decision, failure = self.manager.call(
+                self.manager.relay_for(task.item.path).admit_task, task=task, running=running, settings=self.settings
+            )
+            if failure is not None or decision is Admission.ADMIT or decision is None:
+                del self._queue[index]
+                return task, failure
+            if decision is Admission.WAIT:
+                break
+        if self._running:
+            return None
+        # Nothing runs and nothing may start: admit in order rather than hang.
+        self._session.config.issue_config_time_warning(
+            pytest.PytestWarning(
+                f"admit_task held back all {len(self._queue)} queued cooperative tests while none was "
+                "running; admitting them in order"
+            ),
+            stacklevel=2,
+        )
+        return self._queue.popleft(), None
+
+    def _start(self, task: Task, failure: HookFailure | None) -> None:
+        runner = TaskRunner(task, self)
+        runner.setup_failures.extend(f for f in (self.session_failure, failure) if f is not None)
+        self._instances.give_item_its_own(task.item)
+        runner.aio_task = asyncio.get_running_loop().create_task(runner.run())
+        self._running[task] = runner.aio_task
+        runner.aio_task.add_done_callback(lambda aio_task: self._on_done(task, aio_task))
+
+    def _on_done(self, task: Task, aio_task: asyncio.Task[None]) -> None:
+        del self._running[task]
         exc = None if aio_task.cancelled() else aio_task.exception()
         if exc is not None and self._fatal is None:
             # pytest.exit() or an internal error: stop admitting, wind the others down.
@@ -158,23 +245,44 @@ class Scheduler:
         """Admit nothing more and cancel what runs; teardowns still run."""
         if self._fatal is None:
             self._fatal = exc
-        for other in self._running:
+        for other in self._running.values():
             other.cancel()
 
-    @property
-    def fatal(self) -> BaseException | None:
-        """What stopped the run early (``pytest.exit()``, Ctrl-C), if anything."""
-        return self._fatal
-
-    def replay_logs(self, runner: TaskRunner) -> None:
-        outcomes = []
-        for call in runner.logs:
+    def finish(self, runner: TaskRunner) -> None:
+        """Settle the task's outcome, tell ``on_task_finish``, then let its log
+        calls reach the terminal as one unit."""
+        task = runner.task
+        outcomes = [call[2]["report"].outcome for call in runner.logs if "report" in call[2]]
+        task.outcome = next((o for o in ("failed", "skipped") if o in outcomes), "passed" if outcomes else None)
+        finish_failures: list[HookFailure] = []
+        runner.call_hook(runner.hooks.on_task_finish, finish_failures, task=task)
+        logs = runner.logs
+        for failure in finish_failures:
+            report = _teardown_error(runner.item, failure)
+            at = next((i for i, call in enumerate(logs) if call[0] == "pytest_runtest_logfinish"), len(logs))
+            logs.insert(at, ("pytest_runtest_logreport", logs[0][1] if logs else [], {"report": report}, False))
+            task.outcome = "failed"
+        for call in logs:
             self._replay(*call)
-            report = call[2].get("report")
-            if report is not None:
-                outcomes.append(report.outcome)
-        runner.logs.clear()
-        runner.task.outcome = next((o for o in ("failed", "skipped") if o in outcomes), "passed" if outcomes else None)
+        logs.clear()
+
+
+def _complete_order(ordered: Any, tasks: list[Task]) -> list[Task]:
+    """The hook's order, then any task it left out, each task once."""
+    seen: set[int] = set()
+    result = []
+    for task in [*(ordered or ()), *tasks]:
+        if id(task) not in seen and isinstance(task, Task):
+            seen.add(id(task))
+            result.append(task)
+    return result
+
+
+def _teardown_error(item: pytest.Item, failure: HookFailure) -> pytest.TestReport:
+    longrepr = "".join(traceback.format_exception(type(failure), failure, failure.__traceback__))
+    return pytest.TestReport(
+        item.nodeid, item.location, {}, "failed", longrepr.rstrip(), "teardown", [], 0.0
+    )
 
 
 def _hold_back_logs(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,6 +290,10 @@ def _hold_back_logs(original: Callable[..., Any]) -> Callable[..., Any]:
         if name in _LOG_HOOKS:
             runner = current_runner()
             if runner is not None:
+                if "report" in kwargs:
+                    # As it is now: plugins such as pytest-retry log a report,
+                    # then change the same object to the final outcome.
+                    kwargs = {**kwargs, "report": copy.copy(kwargs["report"])}
                 runner.logs.append((name, impls, kwargs, firstresult))
                 return []
         return original(name, impls, kwargs, firstresult)
@@ -192,6 +304,8 @@ def _hold_back_logs(original: Callable[..., Any]) -> Callable[..., Any]:
 def run_session(session: pytest.Session, cooperative: list[pytest.Item], settings: Settings) -> bool:
     """Run the session's items: the others first, in pytest's usual way, then
     the cooperative ones together on one loop."""
+    manager = Manager()
+    manager.collect(session.config)
     chosen = set(cooperative)
     sequential = [item for item in session.items if item not in chosen]
     state = SetupState(session.items)
@@ -211,14 +325,14 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
             raise session.Interrupted(session.shouldstop)
 
     pluginmanager = session.config.pluginmanager
-    # Through sys.modules, not the package attribute: pytester's in-process runs
-    # drop our submodules from sys.modules between runs.
-    protocol = importlib.import_module(f"{__package__}.protocol")
     if not pluginmanager.is_registered(protocol):
         pluginmanager.register(protocol, "asyncio_coop.protocol")
     executor = compat.hook_executor(pluginmanager, _hold_back_logs)
-    scheduler = Scheduler(session, cooperative, settings, instances, executor.original)
-    loop = asyncio.new_event_loop()
+    scheduler = Scheduler(session, cooperative, settings, manager, instances, executor.original)
+    loop, failure = manager.call(manager.pm.hook.make_event_loop, settings=settings)
+    if failure is not None or not isinstance(loop, asyncio.AbstractEventLoop):
+        scheduler.session_failure = failure or HookFailure(f"make_event_loop returned {loop!r}, not an event loop")
+        loop = asyncio.new_event_loop()
     try:
         main = loop.create_task(scheduler.run())
         try:

@@ -2,6 +2,12 @@ import time
 
 import pytest
 
+# Imported here, before pytester snapshots sys.modules: its in-process runs drop
+# modules first imported during a run, while the package keeps references to
+# them, which would leave two copies of asyncio and of this plugin's modules.
+import asyncio  # noqa: F401
+import pytest_asyncio_coop.scheduler  # noqa: F401
+
 pytest_plugins = ["pytester"]
 
 

@@ -338,3 +338,37 @@ def test_verbose_prints_one_complete_line_per_test(pytester):
     assert len(lines) == 13
     for line in lines:
         assert re.match(r"^test_\w+\.py::test_\w+(\[\d+\])? (PASSED|FAILED) +\[ *\d+%\]$", line), line
+
+
+def test_a_report_logged_then_changed_is_shown_as_it_was_logged(pytester):
+    # What retry plugins (pytest-retry) do: log an interim report, then turn
+    # the same object into the final one.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_makereport(item, call):
+            outcome = yield
+            report = outcome.get_result()
+            if report.when == "call" and report.failed:
+                report.outcome = "retried"
+                item.ihook.pytest_runtest_logreport(report=report)
+                report.outcome = "passed"
+
+        def pytest_report_teststatus(report):
+            if report.outcome == "retried":
+                return "retried", "R", "RETRIED"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_coop():
+            assert False
+        """
+    )
+    result = pytester.runpytest("-v")
+    result.stdout.fnmatch_lines(["*::test_coop RETRIED*", "*::test_coop PASSED*", "*1 passed, 1 retried*"])

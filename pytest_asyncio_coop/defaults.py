@@ -1,0 +1,35 @@
+"""The built-in behaviour, as ordinary hookimpls registered first and marked
+``trylast``: any conftest or extension that implements a hook overrides it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Collection, Sequence
+
+from .hookspecs import hookimpl
+from .models import Admission, Settings, Task, TimeoutAction
+
+
+@hookimpl(trylast=True)
+def on_task_timeout(task: Task) -> TimeoutAction:
+    """Record where the test was waiting, and cancel it."""
+    task.timeout_stack = tuple(task.await_stack())
+    return TimeoutAction.cancel()
+
+
+@hookimpl(trylast=True)
+def make_event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
+    """A new loop of asyncio's default kind."""
+    return asyncio.new_event_loop()
+
+
+@hookimpl(trylast=True)
+def order_tasks(tasks: Sequence[Task], settings: Settings) -> Sequence[Task]:
+    """Collection order."""
+    return tasks
+
+
+@hookimpl(trylast=True)
+def admit_task(task: Task, running: Collection[Task], settings: Settings) -> Admission:
+    """Admit whatever is next while under the cap."""
+    return Admission.ADMIT
