@@ -10,18 +10,25 @@ __version__ = "0.1.0"
 # Public name -> defining module. Loaded on first use, because pytest imports
 # this package on every start, cooperative tests or not.
 _EXPORTS = {
+    "hookimpl": "hookspecs",
     "Lock": "lock",
+    "Admission": "models",
+    "LockInfo": "models",
     "Settings": "models",
     "Task": "models",
     "TaskState": "models",
+    "TimeoutAction": "models",
+    "HookFailure": "manager",
     "TaskTimeout": "scheduler",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
+    from .hookspecs import hookimpl
     from .lock import Lock
-    from .models import Settings, Task, TaskState
+    from .manager import HookFailure
+    from .models import Admission, LockInfo, Settings, Task, TaskState, TimeoutAction
     from .scheduler import TaskTimeout
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from typing import AsyncIterator
+
+_numbers = itertools.count(1)
 
 
 class Lock:
@@ -20,11 +23,23 @@ class Lock:
             ...
         async with my_lock:
             ...
+
+    Acquiring and releasing it call the ``on_lock_acquire`` and
+    ``on_lock_release`` hooks.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None) -> None:
+        #: shown to the lock hooks
+        self.name = name if name is not None else f"lock-{next(_numbers)}"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
+        # how many are waiting in __aenter__
+        self._waiting = 0
+        # node id of the cooperative test holding it, if one does
+        self._holder: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Lock {self.name!r} {'locked' if self.locked() else 'unlocked'}>"
 
     def _current(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -41,8 +56,20 @@ class Lock:
             yield
 
     async def __aenter__(self) -> None:
-        await self._current().acquire()
+        lock = self._current()
+        self._waiting += 1
+        try:
+            await lock.acquire()
+        finally:
+            self._waiting -= 1
+        from .scheduler import notify_lock
+
+        self._holder = notify_lock("on_lock_acquire", self)
 
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._lock is not None
         self._lock.release()
+        self._holder = None
+        from .scheduler import notify_lock
+
+        notify_lock("on_lock_release", self)

@@ -14,8 +14,9 @@ import contextvars
 import copy
 import os
 import traceback
+import warnings
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
@@ -24,7 +25,13 @@ from . import protocol
 from .bridge import current_runner, run_in_greenlet
 from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure, Manager
-from .models import Admission, Settings, Task, TaskState, TimeoutAction
+from .models import Admission, LockInfo, Settings, Task, TaskState, TimeoutAction
+
+if TYPE_CHECKING:
+    from .lock import Lock
+
+# the scheduler of the cooperative phase under way, for lock hooks outside tests
+_active: dict[str, Scheduler] = {}
 
 CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
@@ -183,6 +190,11 @@ class Scheduler:
         marker = item.get_closest_marker("asyncio_cooperative")
         return Task(item=item, nodeid=item.nodeid, timeout=timeout, queued_at=now, options=dict(marker.kwargs) if marker else {})
 
+    @staticmethod
+    def _report_teardown_errors(item: pytest.Item, failures: list[HookFailure]) -> None:
+        while failures:
+            item.ihook.pytest_runtest_logreport(report=_teardown_error(item, failures.pop(0)))
+
     @property
     def fatal(self) -> BaseException | None:
         """What stopped the run early (``pytest.exit()``, Ctrl-C), if anything."""
@@ -257,14 +269,34 @@ class Scheduler:
         finish_failures: list[HookFailure] = []
         runner.call_hook(runner.hooks.on_task_finish, finish_failures, task=task)
         logs = runner.logs
-        for failure in finish_failures:
-            report = _teardown_error(runner.item, failure)
-            at = next((i for i, call in enumerate(logs) if call[0] == "pytest_runtest_logfinish"), len(logs))
-            logs.insert(at, ("pytest_runtest_logreport", logs[0][1] if logs else [], {"report": report}, False))
+        if finish_failures:
             task.outcome = "failed"
         for call in logs:
+            if call[0] == "pytest_runtest_logfinish":
+                self._report_teardown_errors(runner.item, finish_failures)
             self._replay(*call)
+        self._report_teardown_errors(runner.item, finish_failures)
         logs.clear()
+
+
+def notify_lock(hook: str, lock: Lock) -> str | None:
+    """Call a lock hook for the test whose code holds ``lock`` now; returns its
+    node id (None outside a cooperative test)."""
+    runner = current_task_runner.get()
+    scheduler = runner.scheduler if runner is not None else _active.get("scheduler")
+    if scheduler is None:
+        return None  # not during a cooperative run: nobody to tell
+    task = runner.task if runner is not None else None
+    holder = task.nodeid if task is not None and hook == "on_lock_acquire" else None
+    info = LockInfo(name=lock.name, locked=lock.locked(), waiting=lock._waiting, holder=holder)
+    hooks = runner.hooks if runner is not None else scheduler.manager.pm.hook
+    result, failure = scheduler.manager.call(getattr(hooks, hook), lock=info, task=task)
+    if failure is not None:
+        if runner is not None:
+            runner.teardown_failures.append(failure)
+        else:
+            warnings.warn(pytest.PytestWarning(str(failure)), stacklevel=3)
+    return holder
 
 
 def _complete_order(ordered: Any, tasks: list[Task]) -> list[Task]:
@@ -333,6 +365,7 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
     if failure is not None or not isinstance(loop, asyncio.AbstractEventLoop):
         scheduler.session_failure = failure or HookFailure(f"make_event_loop returned {loop!r}, not an event loop")
         loop = asyncio.new_event_loop()
+    _active["scheduler"] = scheduler
     try:
         main = loop.create_task(scheduler.run())
         try:
@@ -345,6 +378,7 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
         if scheduler.fatal is not None:
             raise scheduler.fatal
     finally:
+        _active.clear()
         executor.restore()
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())

@@ -1,0 +1,527 @@
+"""This plugin's own hooks: each one implemented from a conftest, where
+implementations come from (conftest scope, plugins, entry points), and what
+happens when one is misnamed or raises."""
+
+import sys
+import textwrap
+
+import pytest
+
+from pytest_asyncio_coop import hookspecs
+
+HOOKS = sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "pytest_asyncio_coop_spec"))
+
+REPORTER = """
+import pytest
+
+lines = []
+
+def pytest_terminal_summary(terminalreporter):
+    for line in lines:
+        terminalreporter.write_line("HOOK " + line)
+"""
+
+
+def hook_lines(result):
+    return [line[len("HOOK ") :] for line in result.outlines if line.startswith("HOOK ")]
+
+
+def test_hook_on_task_start(pytester):
+    pytester.makeconftest(
+        REPORTER
+        + """
+from pytest_asyncio_coop import hookimpl
+
+@hookimpl
+def on_task_start(task):
+    assert task.deadline == task.started_at + task.timeout
+    lines.append(f"start {task.item.name} {task.state.value} {task.options}")
+"""
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(resource="db")
+        async def test_one():
+            pass
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    assert hook_lines(result) == ["start test_one running {'resource': 'db'}"]
+
+
+def test_hook_on_task_finish(pytester):
+    pytester.makeconftest(
+        REPORTER
+        + """
+from pytest_asyncio_coop import hookimpl
+
+@hookimpl
+def on_task_finish(task):
+    took = task.finished_at - task.started_at
+    lines.append(f"finish {task.item.name} {task.state.value} {task.outcome} {took >= 0.2}")
+"""
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_pass():
+            await asyncio.sleep(0.2)
+
+        async def test_fail():
+            await asyncio.sleep(0.2)
+            assert False
+
+        async def test_skip():
+            await asyncio.sleep(0.2)
+            pytest.skip("no")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    assert sorted(hook_lines(result)) == [
+        "finish test_fail finished failed True",
+        "finish test_pass finished passed True",
+        "finish test_skip finished skipped True",
+    ]
+
+
+def test_hook_on_task_timeout(pytester):
+    pytester.makeconftest(
+        REPORTER
+        + """
+from pytest_asyncio_coop import TimeoutAction, hookimpl
+
+@hookimpl
+def on_task_timeout(task):
+    if task.options.get("extend") and not task.item.stash.get(extended, False):
+        task.item.stash[extended] = True
+        lines.append(f"extended {task.item.name}")
+        return TimeoutAction.extend(1)
+    return None  # the default decides: record the stack, cancel
+
+extended = pytest.StashKey[bool]()
+
+@hookimpl
+def on_task_finish(task):
+    if task.timeout_stack:
+        lines.append(f"stack {task.item.name} {task.timeout_stack[0].name} {task.timeout_stack[-1].name}")
+"""
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(extend=True)
+        async def test_extended_once():
+            await asyncio.sleep(1.3)
+
+        async def helper():
+            await asyncio.sleep(5)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_default_cancels():
+            await helper()
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "0.8")
+    result.assert_outcomes(passed=1, failed=1)
+    assert sorted(hook_lines(result)) == [
+        "extended test_extended_once",
+        "stack test_default_cancels test_default_cancels sleep",
+    ]
+
+
+def test_hook_on_lock_acquire(pytester):
+    _lock_hooks(pytester)
+
+
+def test_hook_on_lock_release(pytester):
+    _lock_hooks(pytester)
+
+
+def _lock_hooks(pytester):
+    pytester.makeconftest(
+        REPORTER
+        + """
+from pytest_asyncio_coop import hookimpl
+
+@hookimpl
+def on_lock_acquire(lock, task):
+    lines.append(f"acquire {lock.name} {lock.locked} {lock.holder == task.nodeid} {task.item.name}")
+
+@hookimpl
+def on_lock_release(lock, task):
+    lines.append(f"release {lock.name} {lock.locked} {lock.holder} {task.item.name}")
+"""
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from pytest_asyncio_coop import Lock
+
+        db = Lock("db")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_user():
+            async with db():
+                await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert hook_lines(result) == ["acquire db True True test_user", "release db False None test_user"]
+
+
+def test_hook_make_event_loop(pytester):
+    pytester.makeconftest(
+        """
+        import asyncio
+        from pytest_asyncio_coop import hookimpl
+
+        class MyLoop(asyncio.SelectorEventLoop):
+            pass
+
+        @hookimpl
+        def make_event_loop(settings):
+            assert settings.max_tasks == 100
+            return MyLoop()
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_loop():
+            assert type(asyncio.get_running_loop()).__name__ == "MyLoop"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_hook_order_tasks(pytester):
+    pytester.makeconftest(
+        """
+        from pytest_asyncio_coop import hookimpl
+
+        @hookimpl
+        def order_tasks(tasks, settings):
+            return list(reversed(tasks))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        order = []
+
+        @pytest.mark.asyncio_cooperative
+        async def test_first_in_file_runs_last():
+            assert order == [4, 3, 2, 1, 0]
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(5))
+        async def test_n(n):
+            order.append(n)
+        """
+    )
+    pytester.runpytest("--max-asyncio-tasks", "1").assert_outcomes(passed=6)
+
+
+def test_hook_admit_task(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_asyncio_coop import Admission, hookimpl
+
+        passed_over = pytest.StashKey[bool]()
+
+        @hookimpl
+        def admit_task(task, running, settings):
+            # "alone" tests wait for an empty loop; nothing starts beside them.
+            if task.options.get("alone") and running:
+                return Admission.WAIT
+            if any(t.options.get("alone") for t in running):
+                return Admission.WAIT
+            # "late" tests let the next one overtake them once.
+            if task.options.get("late") and not task.item.stash.get(passed_over, False):
+                task.item.stash[passed_over] = True
+                return Admission.SKIP
+            return None
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        running = set()
+        log = []
+
+        async def work(name, seconds=0.1):
+            running.add(name)
+            log.append((name, frozenset(running)))
+            await asyncio.sleep(seconds)
+            running.discard(name)
+
+        @pytest.mark.asyncio_cooperative(late=True)
+        async def test_late():
+            await work("late")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_a(n):
+            await work(f"a{n}")
+
+        @pytest.mark.asyncio_cooperative(alone=True)
+        async def test_alone():
+            await work("alone")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_b(n):
+            await work(f"b{n}")
+
+        def test_zz_check():
+            pass
+
+        @pytest.fixture(scope="session", autouse=True)
+        def check_log():
+            yield
+            seen = {name: others for name, others in log}
+            assert seen["alone"] == {"alone"}, seen
+            print("ADMISSION", [name for name, _ in log])
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=9)
+    (line,) = [line for line in result.outlines if "ADMISSION " in line]
+    order = eval(line.split("ADMISSION ", 1)[1])
+    assert order[:2] == ["a0", "late"]
+    assert order.index("alone") > max(order.index(f"a{n}") for n in range(3))
+    assert order.index("alone") < min(order.index(f"b{n}") for n in range(3))
+
+
+def test_admit_task_that_holds_back_everything_does_not_hang(pytester):
+    pytester.makeconftest(
+        """
+        from pytest_asyncio_coop import Admission, hookimpl
+
+        @hookimpl
+        def admit_task(task, running, settings):
+            return Admission.SKIP
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_n(n):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, warnings=3)
+    result.stdout.fnmatch_lines(["*admit_task held back all 3 queued cooperative tests while none was running*"])
+
+
+def test_conftest_hooks_apply_only_below_their_directory(pytester):
+    for name in ("alpha", "beta"):
+        pytester.mkpydir(name)
+        (pytester.path / name / "conftest.py").write_text(
+            textwrap.dedent(
+                f"""
+                from pytest_asyncio_coop import hookimpl
+
+                @hookimpl
+                def on_task_start(task):
+                    with open(task.item.config.rootpath / "seen.txt", "a") as f:
+                        f.write("{name} sees " + task.item.name + "\\n")
+                """
+            )
+        )
+        (pytester.path / name / f"test_{name}.py").write_text(
+            textwrap.dedent(
+                f"""
+                import pytest
+
+                @pytest.mark.asyncio_cooperative
+                async def test_in_{name}():
+                    pass
+                """
+            )
+        )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    seen = sorted((pytester.path / "seen.txt").read_text().splitlines())
+    assert seen == ["alpha sees test_in_alpha", "beta sees test_in_beta"]
+
+
+PLUGIN_MODULE = """
+from pytest_asyncio_coop import hookimpl
+
+@hookimpl
+def on_task_start(task):
+    print("plugin sees", task.item.name)
+"""
+
+ONE_TEST = """
+import pytest
+
+@pytest.mark.asyncio_cooperative
+async def test_one():
+    pass
+"""
+
+
+def test_hooks_from_a_plugin_loaded_with_dash_p(pytester):
+    pytester.makepyfile(myext=PLUGIN_MODULE, test_one=ONE_TEST)
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "myext", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*plugin sees test_one*"])
+
+
+def test_hooks_from_a_pytest_plugins_module(pytester):
+    pytester.makepyfile(myext2=PLUGIN_MODULE, test_one=ONE_TEST)
+    pytester.makeconftest("pytest_plugins = ['myext2']")
+    pytester.syspathinsert()
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*plugin sees test_one*"])
+
+
+def test_hooks_from_an_extension_package_entry_point(pytester, monkeypatch):
+    site = pytester.mkdir("site")
+    (site / "coop_ext.py").write_text(PLUGIN_MODULE.replace("plugin sees", "entry point sees"))
+    dist = site / "coop_ext-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: coop-ext\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pytest_asyncio_coop]\ncoop_ext = coop_ext\n")
+    pytester.makepyfile(test_one=ONE_TEST)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*entry point sees test_one*"])
+
+
+def test_a_misnamed_hookimpl_is_an_error_naming_it_and_the_known_hooks(pytester):
+    pytester.makeconftest(
+        """
+        from pytest_asyncio_coop import hookimpl
+
+        @hookimpl
+        def on_task_begin(task):
+            pass
+        """
+    )
+    pytester.makepyfile(test_one=ONE_TEST)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*conftest conftest.py: on_task_begin() is marked with pytest_asyncio_coop.hookimpl, but there is no "
+            "hook named 'on_task_begin'; known hooks: " + ", ".join(HOOKS) + "*"
+        ]
+    )
+
+
+FAULTY = {
+    "on_task_start": ("def on_task_start(task):", "setup", "test_target"),
+    "on_task_finish": ("def on_task_finish(task):", "teardown", "test_target"),
+    "on_task_timeout": ("def on_task_timeout(task):", "teardown", "test_target"),
+    "on_lock_acquire": ("def on_lock_acquire(lock, task):", "teardown", "test_target"),
+    "on_lock_release": ("def on_lock_release(lock, task):", "teardown", "test_target"),
+    "admit_task": ("def admit_task(task, running, settings):", "setup", "test_target"),
+    "make_event_loop": ("def make_event_loop(settings):", "setup", "all"),
+    "order_tasks": ("def order_tasks(tasks, settings):", "setup", "all"),
+}
+
+
+@pytest.mark.parametrize("hook", sorted(FAULTY))
+def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook):
+    signature, phase, affected = FAULTY[hook]
+    pytester.makeconftest(
+        f"""
+        from pytest_asyncio_coop import hookimpl
+
+        @hookimpl
+        {signature}
+            task = locals().get("task")
+            if task is None or task.item.name == "test_target":
+                raise RuntimeError("extension bug")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from pytest_asyncio_coop import Lock
+
+        lock = Lock()
+
+        @pytest.mark.asyncio_cooperative
+        async def test_target():
+            async with lock:
+                await asyncio.sleep(0.3)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_bystander():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "0.2" if hook == "on_task_timeout" else "5")
+    message = f"*HookFailure: hook {hook} of plugin 'conftest conftest.py' raised RuntimeError: extension bug"
+    if affected == "all":
+        result.assert_outcomes(errors=2)
+        result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_target*", message])
+        result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_bystander*", message])
+    elif hook == "on_task_timeout":
+        # the default still cancels; the hook's failure is reported too
+        result.assert_outcomes(passed=1, failed=1, errors=1)
+        result.stdout.fnmatch_lines(["*ERROR at teardown of test_target*", message])
+    else:
+        outcomes = {"setup": dict(passed=1, errors=1), "teardown": dict(passed=2, errors=1)}[phase]
+        result.assert_outcomes(**outcomes)
+        result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_target*", message])
+
+
+def test_every_hookspec_has_a_conftest_test():
+    missing = [name for name in HOOKS if f"test_hook_{name}" not in globals()]
+    assert not missing
+
+
+def test_every_hookspec_is_documented():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    for doc in (root / "README.rst", root / "docs" / "hooks.rst"):
+        text = doc.read_text()
+        missing = [name for name in HOOKS if name not in text]
+        assert not missing, (doc.name, missing)
+
+
+def test_hookspecs_are_fully_documented():
+    for name in HOOKS:
+        spec = getattr(hookspecs, name)
+        doc = spec.__doc__ or ""
+        params = spec.__code__.co_varnames[: spec.__code__.co_argcount]
+        assert all(f":param {param}:" in doc for param in params), name
+        if spec.pytest_asyncio_coop_spec.get("firstresult"):
+            assert ":return:" in doc and "Stops at first non-None result." in doc, name
+        assert ".. versionadded::" in doc, name
