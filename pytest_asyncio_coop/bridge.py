@@ -1,11 +1,16 @@
 """The greenlet bridge between pytest's synchronous protocol and asyncio.
 
 A cooperative test's Task starts a :class:`BridgeGreenlet` that runs pytest's
-protocol. Whenever that code must await (an async fixture, the test coroutine,
-a wait for a shared fixture), it calls :func:`await_only`, which switches back
-to the Task; the Task awaits on the loop while other tests run, then switches
-the result or the exception back in. SQLAlchemy's asyncio layer uses the same
-pattern.
+protocol. Code in it that must await (an async fixture, the test coroutine, a
+wait for a shared fixture) calls :func:`await_only`, which steps the awaitable
+right there, in the greenlet. Whenever the awaitable suspends on a future, the
+greenlet switches to its Task, which yields that future to the loop exactly
+as a plain ``await`` would; other tests run meanwhile. When the Task resumes,
+it switches the result, or the exception, back in.
+
+Because every coroutine runs inside the greenlet, synchronous code that a
+coroutine calls (``request.getfixturevalue()`` in a test body, say) can await
+through the bridge too.
 """
 
 from __future__ import annotations
@@ -22,20 +27,20 @@ T = TypeVar("T")
 
 
 class BridgeGreenlet(greenlet.greenlet):
-    """Runs one test's synchronous protocol; its parent is the driving Task."""
+    """Runs one test's protocol and coroutines; its parent is the driving Task."""
 
     #: the runner of the task this greenlet belongs to
     runner: TaskRunner
 
 
 def current_runner() -> TaskRunner | None:
-    """The runner whose protocol code is executing now, if any."""
+    """The runner whose greenlet is executing now, if any."""
     current = greenlet.getcurrent()
     return current.runner if isinstance(current, BridgeGreenlet) else None
 
 
 def await_only(awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` on the loop from synchronous code inside a test's protocol.
+    """Await ``awaitable`` from synchronous code inside a cooperative test.
 
     Other tests run while it waits. The result is returned, or the exception
     raised, right here.
@@ -49,64 +54,52 @@ def await_only(awaitable: Awaitable[T]) -> T:
             "pytest-asyncio-coop: an awaitable was handed to the event loop outside "
             "a cooperative test; only tests marked asyncio_cooperative can await"
         )
-    return current.parent.switch(awaitable)
+    runner = current.runner
+    it = awaitable.__await__()
+    runner.awaiting.append(awaitable)
+    try:
+        value: Any = None
+        exc: BaseException | None = None
+        while True:
+            try:
+                yielded = it.send(value) if exc is None else it.throw(exc)
+            except StopIteration as stop:
+                runner.check_timeout(None)
+                return stop.value
+            except BaseException as error:
+                runner.check_timeout(error)
+                raise
+            try:
+                value, exc = current.parent.switch(yielded), None
+            except GeneratorExit:
+                it.close()
+                raise
+            except BaseException as error:  # delivered into the awaitable, as `await` does
+                value, exc = None, error
+            runner.resume()  # other tests ran meanwhile
+    finally:
+        runner.awaiting.pop()
 
 
 @types.coroutine
-def _stepped(awaitable: Awaitable[T], resume: Callable[[], None]):
-    """Await ``awaitable``, calling ``resume`` before each of its steps.
+def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
+    """Run ``fn`` in a new greenlet, yielding to the loop whatever the
+    awaitables stepped in it suspend on.
 
-    ``resume`` restores the per-test global state (hazard 4) whenever the
-    test's code is about to run again.
-    """
-    __tracebackhide__ = True
-    it = awaitable.__await__()
-    value: Any = None
-    exc: BaseException | None = None
-    while True:
-        resume()
-        try:
-            yielded = it.send(value) if exc is None else it.throw(exc)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            value, exc = (yield yielded), None
-        except GeneratorExit:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
-            raise
-        except BaseException as e:  # delivered into the awaitable, as `await` does
-            value, exc = None, e
-
-
-async def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> T:
-    """Run ``fn`` in a new greenlet, awaiting whatever it hands to :func:`await_only`.
-
-    The greenlet shares this Task's contextvars context (hazard 9). Exceptions
-    from the awaited object pass through ``runner.translate`` first, which
-    turns a timeout's cancellation into the timeout failure.
+    The greenlet shares this Task's contextvars context (hazard 9).
     """
     parent = greenlet.getcurrent()
     child = BridgeGreenlet(fn, parent)
     child.runner = runner
     child.gr_context = parent.gr_context
-    runner.resume()
-    request = child.switch()
+    message = child.switch()
     while not child.dead:
-        runner.suspend(request)
+        runner.suspend()
         try:
-            value = await _stepped(request, runner.resume)
-        except BaseException as exc:  # handed to the greenlet, like `await` would raise it
-            error = runner.translate(exc)
-            runner.resume()
-            request = child.throw(type(error), error, error.__traceback__)
+            value = yield message
+        except BaseException as exc:  # cancellation: into the greenlet, like `await` would raise it
+            message = child.throw(type(exc), exc, exc.__traceback__)
         else:
-            error = runner.translate(None)
-            runner.resume()
-            if error is None:
-                request = child.switch(value)
-            else:
-                request = child.throw(type(error), error, error.__traceback__)
-    runner.suspend(None)
-    return request
+            message = child.switch(value)
+    runner.suspend()
+    return message

@@ -70,8 +70,8 @@ class TaskRunner:
         self.hooks = scheduler.manager.relay_for(task.item.path)
         # PYTEST_CURRENT_TEST as this task's code last left it (hazard 4)
         self._current_test: str | None = None
-        # what the task awaits now, on behalf of its greenlet
-        self._awaiting: object = None
+        #: what await_only is stepping in the greenlet, outermost first
+        self.awaiting: list[object] = []
         # set when the deadline passed and the cancellation is still in flight
         self._timing_out = False
         self._timer: asyncio.TimerHandle | None = None
@@ -81,7 +81,7 @@ class TaskRunner:
         # failures of third-party hooks, raised in the test's setup or teardown
         self.setup_failures: list[HookFailure] = []
         self.teardown_failures: list[HookFailure] = []
-        task._stack_source = lambda: _await_stack(self._awaiting)
+        task._stack_source = lambda: _await_stack(self.awaiting[0] if self.awaiting else None)
 
     async def run(self) -> None:
         current_task_runner.set(self)
@@ -134,26 +134,26 @@ class TaskRunner:
             else:
                 os.environ[CURRENT_TEST_VAR] = value
 
-    def suspend(self, awaiting: object) -> None:
+    def suspend(self) -> None:
         self._current_test = os.environ.get(CURRENT_TEST_VAR)
-        self._awaiting = awaiting
 
-    def translate(self, exc: BaseException | None) -> BaseException | None:
-        """Turn the timeout's cancellation into the failure the test reports."""
+    def check_timeout(self, exc: BaseException | None) -> None:
+        """Called as an awaitable stepped by ``await_only`` ends: if the deadline
+        passed meanwhile, the test fails with :class:`TaskTimeout` here, whether
+        the cancellation came out of it or the test swallowed it."""
         if not self._timing_out:
-            return exc
+            return
         self._timing_out = False
         assert self.aio_task is not None
         if hasattr(self.aio_task, "uncancel"):
             self.aio_task.uncancel()
         timeout = self.task.timeout
         error = TaskTimeout(f"timed out after {float(timeout)} s (asyncio_task_timeout = {timeout:g})")
-        if exc is not None:
-            error.__traceback__ = exc.__traceback__
-        error.__suppress_context__ = True
         # Teardown still runs, uncancelled, but is bounded by a fresh deadline.
         self._arm(asyncio.get_running_loop().time() + timeout)
-        return error
+        if exc is not None:
+            raise error.with_traceback(exc.__traceback__) from None
+        raise error
 
 
 class Scheduler:
