@@ -19,7 +19,7 @@ from _pytest.fixtures import get_scope_node, get_scope_package
 # (hazard 1); it is a frozen dataclass with no public constructor.
 from _pytest.fixtures import FuncFixtureInfo
 
-# Scope ordering for callspec._arg2scope (the scope of a direct parametrization).
+# get_scope_node takes a Scope; we hold scope names.
 from _pytest.scope import Scope
 
 __all__ = [
@@ -53,11 +53,15 @@ def set_fixtureinfo(item, info) -> None:
 
 
 def callspec_scope(item, argname: str):
-    """The scope name of a direct parametrization of ``argname``, or None."""
+    """The scope name of the item's parametrization of ``argname``, or None.
+
+    ``CallSpec2._arg2scope`` is private; a direct parametrization's scope can
+    differ from its fixture definition's.
+    """
     callspec = getattr(item, "callspec", None)
     if callspec is None or argname not in callspec.params:
         return None
-    return callspec._arg2scope[argname].value, callspec.indices[argname]
+    return callspec._arg2scope[argname].value
 
 
 def set_setupstate(session, state) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import sys
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import greenlet
 import pytest
@@ -69,14 +70,59 @@ class Flights:
                     waiter.set_result(None)
 
 
+_MISSING = object()
+
+
+def _run_in(context: contextvars.Context, fn: Callable[..., Any], *args: Any) -> Any:
+    """``context.run(fn, *args)``, also for code that switches greenlets
+    meanwhile (assigning ``gr_context`` does not enter the context)."""
+    current = greenlet.getcurrent()
+    if not isinstance(current, BridgeGreenlet):
+        return context.run(fn, *args)
+    saved = current.gr_context
+    current.gr_context = context
+    try:
+        return fn(*args)
+    finally:
+        current.gr_context = saved
+
+
 class _SharedFixtureDef:
-    """Mixin for a shared-scope FixtureDef instance: single-flight execution."""
+    """Mixin for a shared-scope FixtureDef instance.
+
+    Its execution is single-flight (hazard 2). Its setup and teardown run in a
+    context of their own (hazard 9): the context variables the setup sets are
+    copied into each test that uses it, and its teardown sees them, though it
+    runs in whichever test is last.
+    """
 
     _coop_flights: Flights
+    # where the setup ran; None before it and after the teardown
+    _coop_context: contextvars.Context | None = None
+    # the context variables the setup changed, and their values
+    _coop_changes: tuple[tuple[contextvars.ContextVar[Any], Any], ...] = ()
 
     def execute(self, request: Any) -> Any:
         with self._coop_flights.hold(self):
-            return super().execute(request)  # type: ignore[misc]
+            if self.cached_result is not None:  # type: ignore[attr-defined]
+                value = super().execute(request)  # type: ignore[misc]
+            else:
+                context = contextvars.copy_context()
+                before = dict(context)
+                value = _run_in(context, super().execute, request)  # type: ignore[misc]
+                self._coop_context = context
+                self._coop_changes = tuple(
+                    (var, val) for var, val in context.items() if before.get(var, _MISSING) is not val
+                )
+        for var, val in self._coop_changes:
+            var.set(val)
+        return value
+
+    def finish(self, request: Any) -> None:
+        context, self._coop_context, self._coop_changes = self._coop_context, None, ()
+        if context is None:
+            return super().finish(request)  # type: ignore[misc]
+        return _run_in(context, super().finish, request)  # type: ignore[misc]
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,8 +155,10 @@ class FixtureInstances:
         self._flights = Flights()
         self._shared: dict[tuple[object, ...], pytest.FixtureDef[Any]] = {}
 
-    def resolve(self, item: pytest.Item, fixturedef: pytest.FixtureDef[Any]) -> pytest.FixtureDef[Any]:
-        scope, param_index = compat.callspec_scope(item, fixturedef.argname) or (fixturedef.scope, None)
+    def resolve(self, item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> pytest.FixtureDef[Any]:
+        """The instance of ``fixturedef`` that ``item`` uses; ``base`` is the
+        item's own name -> definitions mapping, as pytest computed it."""
+        scope = compat.callspec_scope(item, fixturedef.argname) or fixturedef.scope
         if scope == "function":
             node = item
         elif scope == "package":
@@ -119,15 +167,15 @@ class FixtureInstances:
             node = compat.get_scope_node(item, compat.Scope(scope)) or item
         if node is item:
             return _fresh_instance(fixturedef, type(fixturedef))
-        key = (fixturedef, node, param_index)
+        key = (fixturedef, node, _params_seen_by(item, fixturedef, base))
         shared = self._shared.get(key)
         if shared is None:
             shared = self._shared[key] = _fresh_instance(fixturedef, _shared_class(type(fixturedef)))
             shared._coop_flights = self._flights  # type: ignore[attr-defined]
         return shared
 
-    def resolve_all(self, item: pytest.Item, fixturedefs: Sequence[pytest.FixtureDef[Any]]) -> tuple[pytest.FixtureDef[Any], ...]:
-        return tuple(self.resolve(item, fixturedef) for fixturedef in fixturedefs)
+    def resolve_all(self, item: pytest.Item, fixturedefs: Sequence[pytest.FixtureDef[Any]], base: Mapping[str, Sequence[Any]]) -> tuple[pytest.FixtureDef[Any], ...]:
+        return tuple(self.resolve(item, fixturedef, base) for fixturedef in fixturedefs)
 
     def give_item_its_own(self, item: pytest.Item) -> None:
         """Point ``item``'s fixture lookups at its own instances (hazards 1 and 2)."""
@@ -146,6 +194,26 @@ class FixtureInstances:
         )
 
 
+def _params_seen_by(item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, int], ...]:
+    """The item's parameters that ``fixturedef`` depends on, itself included.
+
+    pytest re-creates a shared fixture when a parametrized fixture it depends
+    on changes parameter; here each combination is its own instance.
+    """
+    indices = getattr(getattr(item, "callspec", None), "indices", None)
+    if not indices:
+        return ()
+    names: set[str] = set()
+    pending = [fixturedef.argname, *fixturedef.argnames]
+    while pending:
+        name = pending.pop()
+        if name not in names:
+            names.add(name)
+            for dependency in base.get(name, ()):
+                pending.extend(dependency.argnames)
+    return tuple(sorted((name, indices[name]) for name in names if name in indices))
+
+
 class ItemFixtureDefs(dict):  # type: ignore[type-arg]
     """One item's fixture name -> definitions, resolved to its own instances.
 
@@ -153,10 +221,18 @@ class ItemFixtureDefs(dict):  # type: ignore[type-arg]
     ``get``; it is resolved here too instead of reaching the shared defs.
     """
 
-    def __init__(self, item: pytest.Item, instances: FixtureInstances, base: dict[str, Sequence[Any]]) -> None:
-        super().__init__((name, instances.resolve_all(item, defs)) for name, defs in base.items())
+    def __init__(self, item: pytest.Item, instances: FixtureInstances, base: Mapping[str, Sequence[Any]]) -> None:
+        super().__init__((name, instances.resolve_all(item, defs, base)) for name, defs in base.items())
         self._item = item
         self._instances = instances
+        self._base = base
+
+    def copy(self) -> ItemFixtureDefs:
+        # pytest 8 copies the mapping into each request it makes.
+        new = dict.__new__(ItemFixtureDefs)
+        new.update(self)
+        new._item, new._instances, new._base = self._item, self._instances, self._base
+        return new
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -166,7 +242,7 @@ class ItemFixtureDefs(dict):  # type: ignore[type-arg]
         defs = compat.fixturemanager(self._item.session).getfixturedefs(name, self._item)
         if defs is None:
             return default
-        resolved = self[name] = self._instances.resolve_all(self._item, defs)
+        resolved = self[name] = self._instances.resolve_all(self._item, defs, self._base)
         return resolved
 
 
