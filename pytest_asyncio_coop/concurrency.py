@@ -24,7 +24,7 @@ import pytest
 
 from . import _pytest_compat as compat
 from .bridge import BridgeGreenlet, await_only, current_runner
-from .protocol import synchronous_twin
+from .protocol import OutsideCooperativeTest, synchronous_twin
 
 if sys.version_info < (3, 11):  # installed with pytest on these versions
     from exceptiongroup import BaseExceptionGroup
@@ -109,7 +109,11 @@ class _SharedFixtureDef:
             else:
                 context = contextvars.copy_context()
                 before = dict(context)
-                value = _run_in(context, super().execute, request)  # type: ignore[misc]
+                try:
+                    value = _run_in(context, super().execute, request)  # type: ignore[misc]
+                except OutsideCooperativeTest:
+                    self.finish(request)  # forget it: a cooperative test may set it up
+                    raise
                 self._coop_context = context
                 self._coop_changes = tuple(
                     (var, val) for var, val in context.items() if before.get(var, _MISSING) is not val

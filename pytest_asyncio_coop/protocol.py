@@ -19,9 +19,16 @@ from . import _pytest_compat as compat
 from .bridge import await_only, current_runner
 
 
+class OutsideCooperativeTest(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """An async fixture was requested where nothing can await it.
+
+    Not cached as the fixture's result: a cooperative test may still set it up.
+    """
+
+
 def _require_cooperative(func: Callable[..., Any]) -> None:
     if current_runner() is None:
-        pytest.fail(
+        raise OutsideCooperativeTest(
             f"async fixture {func.__name__!r} was requested outside a cooperative test; "
             "mark the test with @pytest.mark.asyncio_cooperative to use async fixtures",
             pytrace=False,

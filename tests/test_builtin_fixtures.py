@@ -1,0 +1,40 @@
+"""pytest's built-in fixtures in cooperative tests."""
+
+import xml.etree.ElementTree as ET
+
+
+def test_builtins_work_in_concurrent_tests(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_builtins(n, tmp_path, tmp_path_factory, pytestconfig, cache, record_property, request):
+            (tmp_path / "own").write_text(str(n))
+            shared = tmp_path_factory.mktemp(f"made{n}")
+            assert pytestconfig.getoption("max_asyncio_tasks") is None
+            cache.set(f"coop/{n}", n)
+            record_property("n", n)
+            await asyncio.sleep(0.05)
+            assert (tmp_path / "own").read_text() == str(n)
+            assert shared.exists() and shared.name.startswith(f"made{n}")
+            assert cache.get(f"coop/{n}", None) == n
+
+        @pytest.mark.asyncio_cooperative
+        async def test_recwarn(recwarn):
+            await asyncio.sleep(0.01)
+            warnings.warn(UserWarning("recorded"))
+            assert [str(w.message) for w in recwarn] == ["recorded"]
+        """
+    )
+    result = pytester.runpytest("--junitxml=out.xml")
+    result.assert_outcomes(passed=5)
+    properties = sorted(
+        (case.get("name"), prop.get("value"))
+        for case in ET.parse(pytester.path / "out.xml").iter("testcase")
+        for prop in case.iter("property")
+    )
+    assert properties == [(f"test_builtins[{n}]", str(n)) for n in range(4)]
