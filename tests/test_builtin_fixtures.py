@@ -38,3 +38,37 @@ def test_builtins_work_in_concurrent_tests(pytester):
         for prop in case.iter("property")
     )
     assert properties == [(f"test_builtins[{n}]", str(n)) for n in range(4)]
+
+
+def test_readme_lock_pattern_isolates_chdir(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        import pytest
+        from pytest_asyncio_coop import Lock
+
+        cwd_lock = Lock("cwd")
+
+        @pytest.fixture
+        async def in_tmp_dir(tmp_path, monkeypatch):
+            async with cwd_lock:
+                monkeypatch.chdir(tmp_path)
+                yield tmp_path
+                monkeypatch.undo()  # before the lock is released
+
+        start = os.getcwd()
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_in_dir(in_tmp_dir, n):
+            await asyncio.sleep(0.02)
+            assert os.getcwd() == str(in_tmp_dir)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_zz_restored():
+            await asyncio.sleep(0.3)
+            assert os.getcwd() == start
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=5)
