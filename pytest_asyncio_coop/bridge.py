@@ -92,6 +92,7 @@ def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
     child = BridgeGreenlet(fn, parent)
     child.runner = runner
     child.gr_context = parent.gr_context
+    runner.resume()
     message = child.switch()
     while not child.dead:
         runner.suspend()

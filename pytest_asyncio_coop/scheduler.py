@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from . import _pytest_compat as compat
-from . import protocol
+from . import isolation, protocol
 from .bridge import current_runner, run_in_greenlet
 from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure, Manager
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 # the scheduler of the cooperative phase under way, for lock hooks outside tests
 _active: dict[str, Scheduler] = {}
 
-CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
 
 #: the runner of the test whose code is running (in its Task and its greenlet)
@@ -68,8 +67,8 @@ class TaskRunner:
         self.item = task.item
         self.scheduler = scheduler
         self.hooks = scheduler.manager.relay_for(task.item.path)
-        # PYTEST_CURRENT_TEST as this task's code last left it (hazard 4)
-        self._current_test: str | None = None
+        #: the process-global state as this test's code last left it (hazards 4, 7)
+        self.globals = isolation.TaskGlobals()
         #: what await_only is stepping in the greenlet, outermost first
         self.awaiting: list[object] = []
         # set when the deadline passed and the cancellation is still in flight
@@ -99,6 +98,7 @@ class TaskRunner:
             task.finished_at = loop.time()
             if task.state is TaskState.RUNNING:
                 task.state = TaskState.FINISHED
+            self.globals.finish()
             self.scheduler.finish(self)
 
     def _protocol(self) -> None:
@@ -127,15 +127,10 @@ class TaskRunner:
     # Called by the bridge around every switch into and out of this task's code.
 
     def resume(self) -> None:
-        value = self._current_test
-        if os.environ.get(CURRENT_TEST_VAR) != value:
-            if value is None:
-                os.environ.pop(CURRENT_TEST_VAR, None)
-            else:
-                os.environ[CURRENT_TEST_VAR] = value
+        self.globals.enter()
 
     def suspend(self) -> None:
-        self._current_test = os.environ.get(CURRENT_TEST_VAR)
+        self.globals.leave()
 
     def check_timeout(self, exc: BaseException | None) -> None:
         """Called as an awaitable stepped by ``await_only`` ends: if the deadline
@@ -366,6 +361,7 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
         scheduler.session_failure = failure or HookFailure(f"make_event_loop returned {loop!r}, not an event loop")
         loop = asyncio.new_event_loop()
     _active["scheduler"] = scheduler
+    isolation.begin()
     try:
         main = loop.create_task(scheduler.run())
         try:
@@ -384,7 +380,7 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
-            os.environ.pop(CURRENT_TEST_VAR, None)
+            isolation.end()
     if session.shouldfail:
         raise session.Failed(session.shouldfail)
     if session.shouldstop:

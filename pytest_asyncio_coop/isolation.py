@@ -1,0 +1,96 @@
+"""Process-global state that each cooperative test sees as its own.
+
+While a test's code runs, its own values of these are in place; whenever it
+yields to the loop they are saved and the outside values come back:
+
+* ``PYTEST_CURRENT_TEST`` (hazard 4): names the test whose code is running,
+  and is unset in between;
+* the ``warnings`` module's filters and ``showwarning`` hooks (hazard 7):
+  ``warnings.catch_warnings`` in pytest's per-test wrapper, in ``recwarn`` or
+  in ``pytest.warns`` stays the test's own, on every Python version;
+* logger levels set with ``caplog.set_level`` / ``caplog.at_level``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
+
+_WARNING_ATTRS = ("filters", "showwarning", "_showwarnmsg_impl")
+# the values outside any test, captured when the cooperative phase begins
+_outside: dict[str, Any] = {}
+
+
+def _warning_state() -> tuple[Any, ...]:
+    return tuple(getattr(warnings, name) for name in _WARNING_ATTRS)
+
+
+def _set_warning_state(state: tuple[Any, ...]) -> None:
+    if state[0] is not warnings.filters:
+        warnings.filters = state[0]
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is not None:
+            mutated()
+    warnings.showwarning, warnings._showwarnmsg_impl = state[1], state[2]  # type: ignore[attr-defined]
+
+
+def begin() -> None:
+    """Record the outside values, at the start of the cooperative phase."""
+    _outside["warnings"] = _warning_state()
+
+
+def end() -> None:
+    """Put the outside values back, at the end of the cooperative phase."""
+    _set_warning_state(_outside.pop("warnings"))
+    os.environ.pop(CURRENT_TEST_VAR, None)
+
+
+class TaskGlobals:
+    """One test's values of the process-global state above."""
+
+    def __init__(self) -> None:
+        self.current_test: str | None = None
+        self.warnings = _outside["warnings"]
+        # logger name -> level this test set; applied only while it runs
+        self.logger_levels: dict[str | None, int] = {}
+        # logger name -> level outside any test
+        self._outside_levels: dict[str | None, int] = {}
+
+    def enter(self) -> None:
+        """The test's code is about to run."""
+        if self.current_test is not None:
+            os.environ[CURRENT_TEST_VAR] = self.current_test
+        if self.warnings[0] is not warnings.filters or self.warnings[1:] != _warning_state()[1:]:
+            _set_warning_state(self.warnings)
+        for name, level in self.logger_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    def leave(self) -> None:
+        """The test's code yielded to the loop."""
+        self.current_test = os.environ.pop(CURRENT_TEST_VAR, None)
+        self.warnings = _warning_state()
+        if self.warnings != _outside["warnings"]:
+            _set_warning_state(_outside["warnings"])
+        for name in self.logger_levels:
+            logging.getLogger(name).setLevel(self._outside_levels[name])
+
+    def set_logger_level(self, name: str | None, level: int) -> None:
+        """Give logger ``name`` this level while this test runs (it runs now)."""
+        logger = logging.getLogger(name)
+        if name not in self._outside_levels:
+            self._outside_levels[name] = logger.level
+        self.logger_levels[name] = level
+        logger.setLevel(level)
+
+    def restore_logger_level(self, name: str | None) -> None:
+        if self.logger_levels.pop(name, None) is not None:
+            logging.getLogger(name).setLevel(self._outside_levels[name])
+
+    def finish(self) -> None:
+        """The test is done: nothing of it stays in place."""
+        for name in list(self.logger_levels):
+            self.restore_logger_level(name)

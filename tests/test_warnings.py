@@ -1,0 +1,126 @@
+"""Warnings of interleaved tests: attribution, recwarn and pytest.warns, -W and
+filterwarnings, and the process's filters after the run."""
+
+
+def test_each_warning_is_listed_under_its_own_test(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(8))
+        async def test_warns(n):
+            for i in range(3):
+                await asyncio.sleep(0.01 * ((n + i) % 3))
+            warnings.warn(UserWarning(f"from test {n}"))
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=8, warnings=8)
+    lines = result.outlines
+    for n in range(8):
+        at = lines.index(f"test_each_warning_is_listed_under_its_own_test.py::test_warns[{n}]")
+        assert lines[at + 1].endswith(f"UserWarning: from test {n}"), lines[at : at + 3]
+
+
+def test_recwarn_and_pytest_warns_in_concurrent_tests(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(6))
+        async def test_recwarn(recwarn, n):
+            warnings.warn(UserWarning(f"mine {n}"))
+            await asyncio.sleep(0.02 * (n % 3))
+            warnings.warn(UserWarning(f"again {n}"))
+            assert [str(w.message) for w in recwarn] == [f"mine {n}", f"again {n}"]
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(6))
+        async def test_pytest_warns(n):
+            with pytest.warns(DeprecationWarning, match=f"old {n}") as record:
+                await asyncio.sleep(0.02 * (n % 3))
+                warnings.warn(DeprecationWarning(f"old {n}"))
+            assert len(record) == 1
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=12)
+
+
+def test_dash_w_error_and_filterwarnings_markers_apply(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_becomes_error():
+            await asyncio.sleep(0.02)
+            warnings.warn(UserWarning("strict"))
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.filterwarnings("ignore:strict")
+        async def test_ignored_by_marker():
+            await asyncio.sleep(0.01)
+            warnings.warn(UserWarning("strict"))
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.filterwarnings("error::DeprecationWarning")
+        async def test_marker_makes_error():
+            warnings.warn(DeprecationWarning("old"))
+
+        @pytest.mark.asyncio_cooperative
+        async def test_unaffected_by_neighbour_marker():
+            await asyncio.sleep(0.03)
+            warnings.warn(DeprecationWarning("old"))
+        """
+    )
+    result = pytester.runpytest("-W", "error::UserWarning")
+    result.assert_outcomes(passed=2, failed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*_ test_becomes_error _*", "*", "E       UserWarning: strict"])
+    result.stdout.fnmatch_lines(["*_ test_marker_makes_error _*", "*", "E       DeprecationWarning: old"])
+
+
+def test_warning_filters_are_unchanged_after_the_run(pytester):
+    pytester.makeconftest(
+        """
+        import warnings
+
+        def pytest_configure(config):
+            config._filters_before = list(warnings.filters)
+            config._showwarning_before = warnings.showwarning
+
+        def pytest_unconfigure(config):
+            assert warnings.filters == config._filters_before
+            assert warnings.showwarning is config._showwarning_before
+            print("FILTERS UNCHANGED")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(10))
+        @pytest.mark.filterwarnings("ignore::ResourceWarning")
+        async def test_meddles(recwarn, n):
+            warnings.simplefilter("always")
+            await asyncio.sleep(0.01 * (n % 4))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                await asyncio.sleep(0.01 * (n % 3))
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=10)
+    result.stdout.fnmatch_lines(["*FILTERS UNCHANGED*"])
