@@ -34,6 +34,11 @@ __all__ = [
     "set_setupstate",
     "hook_executor",
     "fixturemanager",
+    "CaptureResult",
+    "global_sys_captures",
+    "LogCaptureHandler",
+    "caplog_handler_key",
+    "caplog_records_key",
 ]
 
 
@@ -90,3 +95,30 @@ class hook_executor:
 def fixturemanager(session):
     """The session's FixtureManager, for dynamic ``getfixturevalue`` lookups."""
     return session._fixturemanager
+
+
+# Output capture (hazard 5). pytest swaps sys.stdout/sys.stderr for the
+# ``tmpfile`` of the SysCapture objects of its global capture (in fd mode, of
+# the FDCapture's ``syscapture``) whenever it resumes capturing; putting a
+# router there keeps routing through every suspend/resume, including live
+# logging's. ``_old`` is the stream outside capture, for tee and disabled().
+from _pytest.capture import CaptureResult  # noqa: E402
+
+
+def global_sys_captures(capman) -> list:
+    """The (stream name, SysCapture) pairs of pytest's global stdout/stderr capture."""
+    multi = getattr(capman, "_global_capturing", None)
+    if multi is None:
+        return []
+    found = []
+    for name, capture in (("stdout", multi.out), ("stderr", multi.err)):
+        capture = getattr(capture, "syscapture", capture)
+        if capture is not None and hasattr(capture, "tmpfile") and hasattr(capture, "_old"):
+            found.append((name, capture))
+    return found
+
+
+# Logging (hazard 5). LoggingPlugin sets up its capture handlers per phase in
+# the private ``_runtest_for``; the caplog fixture reads the handler and the
+# records from the item's stash under these private keys.
+from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_records_key  # noqa: E402

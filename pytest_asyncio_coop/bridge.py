@@ -15,6 +15,7 @@ through the bridge too.
 
 from __future__ import annotations
 
+import contextvars
 import types
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
@@ -31,6 +32,13 @@ class BridgeGreenlet(greenlet.greenlet):
 
     #: the runner of the task this greenlet belongs to
     runner: TaskRunner
+
+
+#: the runner of the test whose code is running: in its greenlet, in its Task,
+#: and in tasks it spawned (they copy its context)
+current_task_runner: contextvars.ContextVar[TaskRunner | None] = contextvars.ContextVar(
+    "pytest_asyncio_coop_runner", default=None
+)
 
 
 def current_runner() -> TaskRunner | None:

@@ -95,6 +95,45 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# Capture fixtures: a cooperative test gets its own output and log records
+# (capture.py); any other test gets pytest's own fixture of the same name.
+
+
+@pytest.fixture
+def capsys(request: pytest.FixtureRequest):  # noqa: ANN201
+    from .capture import capture_fixture
+
+    yield from capture_fixture(request, "capsys")
+
+
+@pytest.fixture
+def capsysbinary(request: pytest.FixtureRequest):  # noqa: ANN201
+    from .capture import capture_fixture
+
+    yield from capture_fixture(request, "capsysbinary")
+
+
+@pytest.fixture
+def capfd(request: pytest.FixtureRequest):  # noqa: ANN201
+    from .capture import capture_fixture
+
+    yield from capture_fixture(request, "capfd")
+
+
+@pytest.fixture
+def capfdbinary(request: pytest.FixtureRequest):  # noqa: ANN201
+    from .capture import capture_fixture
+
+    yield from capture_fixture(request, "capfdbinary")
+
+
+@pytest.fixture
+def caplog(request: pytest.FixtureRequest):  # noqa: ANN201
+    from .capture import caplog_fixture
+
+    yield from caplog_fixture(request)
+
+
 def settings(config: pytest.Config) -> Settings:
     """The run's settings, validated at configure time."""
     return config.stash[_SETTINGS]

@@ -10,8 +10,8 @@ admitted from done-callbacks and timeouts are ``loop.call_at`` timers
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import copy
+import logging
 import os
 import traceback
 import warnings
@@ -22,7 +22,8 @@ import pytest
 
 from . import _pytest_compat as compat
 from . import isolation, protocol
-from .bridge import current_runner, run_in_greenlet
+from .bridge import current_runner, current_task_runner, run_in_greenlet
+from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task, TaskState, TimeoutAction
@@ -34,11 +35,6 @@ if TYPE_CHECKING:
 _active: dict[str, Scheduler] = {}
 
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
-
-#: the runner of the test whose code is running (in its Task and its greenlet)
-current_task_runner: contextvars.ContextVar[TaskRunner | None] = contextvars.ContextVar(
-    "pytest_asyncio_coop_runner", default=None
-)
 
 
 class TaskTimeout(Exception):
@@ -69,6 +65,9 @@ class TaskRunner:
         self.hooks = scheduler.manager.relay_for(task.item.path)
         #: the process-global state as this test's code last left it (hazards 4, 7)
         self.globals = isolation.TaskGlobals()
+        #: what the test wrote, and the handlers its log records go to (hazard 5)
+        self.output = TaskOutput()
+        self.log_handlers: list[logging.Handler] = []
         #: what await_only is stepping in the greenlet, outermost first
         self.awaiting: list[object] = []
         # set when the deadline passed and the cancellation is still in flight
@@ -155,7 +154,9 @@ class Scheduler:
     """Admits queued tasks under the cap and waits until all are done."""
 
     def __init__(self, session: pytest.Session, items: list[pytest.Item], settings: Settings,
-                 manager: Manager, instances: FixtureInstances, replay: Callable[..., Any]) -> None:
+                 manager: Manager, instances: FixtureInstances, replay: Callable[..., Any],
+                 routing: OutputRouting) -> None:
+        self._routing = routing
         self._session = session
         self.settings = settings
         self.manager = manager
@@ -266,11 +267,12 @@ class Scheduler:
         logs = runner.logs
         if finish_failures:
             task.outcome = "failed"
-        for call in logs:
-            if call[0] == "pytest_runtest_logfinish":
-                self._report_teardown_errors(runner.item, finish_failures)
-            self._replay(*call)
-        self._report_teardown_errors(runner.item, finish_failures)
+        with self._routing.terminal():
+            for call in logs:
+                if call[0] == "pytest_runtest_logfinish":
+                    self._report_teardown_errors(runner.item, finish_failures)
+                self._replay(*call)
+            self._report_teardown_errors(runner.item, finish_failures)
         logs.clear()
 
 
@@ -355,13 +357,15 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
     if not pluginmanager.is_registered(protocol):
         pluginmanager.register(protocol, "asyncio_coop.protocol")
     executor = compat.hook_executor(pluginmanager, _hold_back_logs)
-    scheduler = Scheduler(session, cooperative, settings, manager, instances, executor.original)
+    routing = OutputRouting(session.config)
+    scheduler = Scheduler(session, cooperative, settings, manager, instances, executor.original, routing)
     loop, failure = manager.call(manager.pm.hook.make_event_loop, settings=settings)
     if failure is not None or not isinstance(loop, asyncio.AbstractEventLoop):
         scheduler.session_failure = failure or HookFailure(f"make_event_loop returned {loop!r}, not an event loop")
         loop = asyncio.new_event_loop()
     _active["scheduler"] = scheduler
     isolation.begin()
+    routing.start()
     try:
         main = loop.create_task(scheduler.run())
         try:
@@ -374,6 +378,7 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
         if scheduler.fatal is not None:
             raise scheduler.fatal
     finally:
+        routing.stop()
         _active.clear()
         executor.restore()
         try:

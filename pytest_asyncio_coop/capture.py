@@ -1,0 +1,324 @@
+"""Per-test output and log capture while tests interleave (hazard 5).
+
+pytest captures one phase of one test at a time: it resumes a global capture,
+runs the phase, suspends it and reads what came in. Interleaved tests would
+read each other's output. Instead, during the cooperative phase:
+
+* pytest's global capture stays resumed, and each of its ``sys.stdout`` /
+  ``sys.stderr`` streams is replaced by a :class:`_Router` that hands every
+  write to the test whose code made it (found through a context variable, so
+  tasks a test spawns count as that test);
+* ``CaptureManager.item_capture`` and ``LoggingPlugin._runtest_for`` are
+  replaced for cooperative items by versions that read the test's own
+  output and log records into its report sections;
+* ``capsys``, ``capsysbinary``, ``capfd``, ``capfdbinary`` and ``caplog`` give
+  a cooperative test a fixture over its own output and records.
+
+What cannot be separated: output written at the file-descriptor level
+(subprocesses, C extensions) under ``--capture=fd`` reaches one shared file;
+it is reported in the section of the test phase that ends next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+from . import _pytest_compat as compat
+from .bridge import current_runner, current_task_runner
+
+if TYPE_CHECKING:
+    from .scheduler import TaskRunner
+
+_STREAMS = ("stdout", "stderr")
+
+
+class TaskOutput:
+    """One test's captured writes."""
+
+    def __init__(self) -> None:
+        # set while one of the test's phases runs
+        self.capturing = False
+        # what the current phase wrote, for its report sections
+        self._sections: dict[str, list[str]] = {name: [] for name in _STREAMS}
+        # what a capture fixture holds for readouterr(); None without one
+        self._fixture: dict[str, list[str]] | None = None
+
+    def write(self, stream: str, text: str) -> None:
+        (self._sections if self._fixture is None else self._fixture)[stream].append(text)
+
+    def take_sections(self) -> tuple[str, str]:
+        out, err = ("".join(self._sections[name]) for name in _STREAMS)
+        for parts in self._sections.values():
+            parts.clear()
+        return out, err
+
+    def start_fixture(self) -> None:
+        self._fixture = {name: [] for name in _STREAMS}
+
+    def read_fixture(self) -> tuple[str, str]:
+        assert self._fixture is not None
+        out, err = ("".join(self._fixture[name]) for name in _STREAMS)
+        for parts in self._fixture.values():
+            parts.clear()
+        return out, err
+
+    def stop_fixture(self) -> None:
+        # What the test never read is still shown in its report.
+        fixture, self._fixture = self._fixture, None
+        for name, parts in (fixture or {}).items():
+            self._sections[name].extend(parts)
+
+
+class _Router:
+    """Stands in for the global capture's stream: writes made by a running
+    cooperative test go to that test (and, for tee-sys, to the terminal too),
+    the rest to the global capture."""
+
+    def __init__(self, name: str, underlying: Any, outside: Any, tee: bool) -> None:
+        self._name = name
+        self._underlying = underlying
+        self._outside = outside
+        self._tee = tee
+
+    def _target(self) -> TaskOutput | None:
+        runner = current_task_runner.get()
+        return runner.output if runner is not None else None
+
+    def write(self, text: str) -> int:
+        output = self._target()
+        if output is None or not output.capturing:
+            return self._underlying.write(text)
+        output.write(self._name, text)
+        if self._tee:
+            self._outside.write(text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._underlying, name)
+
+
+class OutputRouting:
+    """Routes output and log records to the running test, for one cooperative phase."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._capman = config.pluginmanager.getplugin("capturemanager")
+        self._logging = config.pluginmanager.getplugin("logging-plugin")
+        self._streams: list[tuple[Any, Any]] = []
+        self._root_handler = _RoutingLogHandler()
+
+    def start(self) -> None:
+        capman = self._capman
+        if capman is not None and capman.is_globally_capturing():
+            for name, capture in compat.global_sys_captures(capman):
+                self._streams.append((capture, capture.tmpfile))
+                tee = type(capture.tmpfile).__name__ == "TeeCaptureIO"
+                capture.tmpfile = _Router(name, capture.tmpfile, capture._old, tee)
+            capman.item_capture = self._item_capture
+            capman.resume_global_capture()
+        if self._logging is not None:
+            self._logging._runtest_for = self._runtest_for
+            root = logging.getLogger()
+            root.addHandler(self._root_handler)
+            level = self._logging.log_level
+            if level is not None and level < root.level:
+                self._root_level: int | None = root.level
+                root.setLevel(level)
+            else:
+                self._root_level = None
+
+    def stop(self) -> None:
+        capman = self._capman
+        if capman is not None and self._streams:
+            capman.suspend_global_capture()
+            del capman.item_capture
+            for capture, tmpfile in self._streams:
+                capture.tmpfile = tmpfile
+            self._streams.clear()
+        if self._logging is not None:
+            del self._logging._runtest_for
+            root = logging.getLogger()
+            root.removeHandler(self._root_handler)
+            if self._root_level is not None:
+                root.setLevel(self._root_level)
+
+    @contextlib.contextmanager
+    def _unrouted(self) -> Iterator[None]:
+        # pytest reads its capture files only as the types it made them.
+        routers = [(capture, capture.tmpfile) for capture, _ in self._streams]
+        for capture, tmpfile in self._streams:
+            capture.tmpfile = tmpfile
+        try:
+            yield
+        finally:
+            for capture, router in routers:
+                capture.tmpfile = router
+
+    @contextlib.contextmanager
+    def terminal(self) -> Iterator[None]:
+        """Let the terminal be written to (pytest's global capture would take it)."""
+        capman = self._capman
+        if capman is None or not self._streams:
+            yield
+            return
+        capman.suspend_global_capture()
+        try:
+            yield
+        finally:
+            capman.resume_global_capture()
+
+    @contextlib.contextmanager
+    def _item_capture(self, when: str, item: pytest.Item) -> Iterator[None]:
+        runner = current_runner()
+        if runner is None:
+            with type(self._capman).item_capture(self._capman, when, item):
+                yield
+            return
+        output = runner.output
+        output.capturing = True
+        try:
+            yield
+        finally:
+            output.capturing = False
+            out, err = output.take_sections()
+            # Output that went around the routers (fd level, or no test's).
+            with self._unrouted():
+                global_out, global_err = self._capman.read_global_capture()
+            item.add_report_section(when, "stdout", out + global_out)
+            item.add_report_section(when, "stderr", err + global_err)
+
+    @contextlib.contextmanager
+    def _runtest_for(self, item: pytest.Item, when: str) -> Iterator[None]:
+        runner = current_runner()
+        plugin = self._logging
+        if runner is None:
+            with type(plugin)._runtest_for(plugin, item, when):
+                yield
+            return
+        handlers = []
+        for handler in (compat.LogCaptureHandler(), compat.LogCaptureHandler()):
+            handler.setFormatter(plugin.formatter)
+            if plugin.log_level is not None:
+                handler.setLevel(plugin.log_level)
+            handlers.append(handler)
+        caplog_handler, report_handler = handlers
+        item.stash[compat.caplog_records_key][when] = caplog_handler.records
+        item.stash[compat.caplog_handler_key] = caplog_handler
+        runner.log_handlers = handlers
+        try:
+            yield
+        finally:
+            runner.log_handlers = []
+            item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+
+
+class _RoutingLogHandler(logging.Handler):
+    """On the root logger: hands each record to the handlers of the test that
+    logged it, as pytest's capture handlers would have received it."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        runner = current_task_runner.get()
+        if runner is None:
+            return False
+        for handler in runner.log_handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
+        pass
+
+
+class CaptureFixture:
+    """What ``capsys`` and friends give a cooperative test: its own output."""
+
+    def __init__(self, output: TaskOutput, binary: bool, capman: Any) -> None:
+        self._output = output
+        self._binary = binary
+        self._capman = capman
+
+    def readouterr(self) -> Any:
+        """Read and clear what the test wrote to stdout and stderr so far."""
+        out, err = self._output.read_fixture()
+        if self._binary:
+            return compat.CaptureResult(out.encode(), err.encode())
+        return compat.CaptureResult(out, err)
+
+    @contextlib.contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Let what is written meanwhile reach the terminal.
+
+        Capture is global: if the test awaits inside, what other tests write
+        meanwhile reaches the terminal too.
+        """
+        if self._capman is None:
+            yield
+            return
+        with self._capman.global_and_fixture_disabled():
+            yield
+
+
+def capture_fixture(request: pytest.FixtureRequest, name: str) -> Iterator[Any]:
+    """The body of the ``capsys``-like fixtures: the test's own capture when
+    it is cooperative, pytest's fixture otherwise."""
+    runner = current_runner()
+    if runner is None or runner.item is not request.node:
+        yield request.getfixturevalue(name)
+        return
+    runner.output.start_fixture()
+    try:
+        capman = request.config.pluginmanager.getplugin("capturemanager")
+        yield CaptureFixture(runner.output, name.endswith("binary"), capman)
+    finally:
+        runner.output.stop_fixture()
+
+
+class LogCaptureFixture(pytest.LogCaptureFixture):
+    """``caplog`` for a cooperative test: levels it sets apply only while the
+    test's own code runs."""
+
+    def __init__(self, item: pytest.Item, runner: TaskRunner) -> None:
+        super().__init__(item, _ispytest=True)
+        self._runner = runner
+
+    def set_level(self, level: int | str, logger: str | None = None) -> None:
+        level = logging._checkLevel(level)  # type: ignore[attr-defined]
+        self._runner.globals.set_logger_level(logger, level)
+        if self._initial_handler_level is None:
+            self._initial_handler_level = self.handler.level
+        self.handler.setLevel(level)
+
+    @contextlib.contextmanager
+    def at_level(self, level: int | str, logger: str | None = None) -> Iterator[None]:
+        level = logging._checkLevel(level)  # type: ignore[attr-defined]
+        globals_ = self._runner.globals
+        before = globals_.logger_levels.get(logger)
+        handler_level = self.handler.level
+        globals_.set_logger_level(logger, level)
+        self.handler.setLevel(level)
+        try:
+            yield
+        finally:
+            self.handler.setLevel(handler_level)
+            if before is None:
+                globals_.restore_logger_level(logger)
+            else:
+                globals_.set_logger_level(logger, before)
+
+
+def caplog_fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The body of ``caplog``: per test when it is cooperative."""
+    runner = current_runner()
+    if runner is None or runner.item is not request.node:
+        yield request.getfixturevalue("caplog")
+        return
+    fixture = LogCaptureFixture(request.node, runner)
+    yield fixture
+    fixture._finalize()

@@ -1,0 +1,212 @@
+"""Output and log records of interleaved tests land in their own report
+sections and capture fixtures, in every capture mode."""
+
+import json
+
+import pytest
+
+SECTIONS_RECORDER = """
+import json
+
+sections = {}
+
+def pytest_runtest_logreport(report):
+    for title, content in report.sections:
+        sections.setdefault(report.nodeid.split("::")[-1], []).append((report.when, title, content))
+
+def pytest_sessionfinish(session):
+    with open("sections.json", "w") as f:
+        json.dump(sections, f)
+"""
+
+INTERLEAVED = """
+import asyncio
+import logging
+import sys
+import pytest
+
+log = logging.getLogger("app")
+
+async def chatter(tag):
+    for step in range(3):
+        print(f"out {tag} {step}")
+        sys.stderr.write(f"err {tag} {step}\\n")
+        log.warning(f"log {tag} {step}")
+        await asyncio.sleep(0.01 * (step + len(tag) % 3))
+
+@pytest.fixture
+async def noisy(request):
+    await chatter(request.node.name)
+    yield
+    await chatter(request.node.name)
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range(20))
+async def test_noisy(noisy, request, n):
+    await chatter(request.node.name)
+    assert False, "deliberately"
+"""
+
+
+@pytest.mark.parametrize("mode", ["fd", "sys", "tee-sys"])
+def test_each_test_sees_only_its_own_output_and_logs(pytester, mode):
+    pytester.makeconftest(SECTIONS_RECORDER)
+    pytester.makepyfile(INTERLEAVED)
+    result = pytester.runpytest_subprocess(f"--capture={mode}", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=20)
+    sections = json.loads((pytester.path / "sections.json").read_text())
+    assert sorted(sections) == sorted(f"test_noisy[{n}]" for n in range(20))
+    for name, entries in sections.items():
+        seen = {(when, title.split()[-2]) for when, title, _ in entries}
+        # stdout, stderr and log, for setup, call and teardown
+        assert {("setup", "stdout"), ("call", "stderr"), ("teardown", "log")} <= seen, (name, seen)
+        for when, title, content in entries:
+            lines = [line for line in content.splitlines() if line.strip()]
+            assert len(lines) == 3, (name, title, content)
+            assert all(f" {name} " in line for line in lines), (name, title, content)
+    if mode == "tee-sys":
+        assert sum("out test_noisy[" in line for line in result.outlines) >= 20 * 9
+
+
+def test_no_capture_lets_output_through(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_loud():
+            print("straight to the terminal")
+        """
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*straight to the terminal*"])
+
+
+def test_show_capture_and_report_all(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_passes():
+            print("passing output")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails():
+            print("-".join(["failing", "output"]))
+            assert False
+        """
+    )
+    result = pytester.runpytest("-rA")
+    result.stdout.fnmatch_lines(["*_ test_passes _*", "*- Captured stdout call -*", "passing output"])
+    result.stdout.fnmatch_lines(["*_ test_fails _*", "*- Captured stdout call -*", "failing-output"])
+    hidden = pytester.runpytest("--show-capture=no")
+    assert "failing-output" not in hidden.stdout.str()
+
+
+def test_capsys_reads_only_the_tests_own_output(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(20))
+        async def test_capsys(capsys, n):
+            for step in range(3):
+                print(f"{n}:{step}")
+                sys.stderr.write(f"e{n}")
+                await asyncio.sleep(0.01 * ((n + step) % 3))
+            captured = capsys.readouterr()
+            assert captured.out == "".join(f"{n}:{step}\\n" for step in range(3))
+            assert captured.err == f"e{n}" * 3
+            print("after")
+            assert capsys.readouterr() == (f"after\\n", "")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_capsysbinary(capsysbinary):
+            print("bytes")
+            await asyncio.sleep(0.01)
+            assert capsysbinary.readouterr().out == b"bytes\\n"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_capfd(capfd):
+            print("python level")
+            await asyncio.sleep(0.01)
+            assert capfd.readouterr().out == "python level\\n"
+
+        def test_plain_capsys_is_pytests(capsys):
+            print("plain")
+            assert capsys.readouterr().out == "plain\\n"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=23)
+
+
+def test_capsys_disabled_writes_to_the_terminal(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_disabled(capsys):
+            with capsys.disabled():
+                print("shown live")
+            print("captured")
+            assert capsys.readouterr().out == "captured\\n"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*shown live*"])
+
+
+def test_caplog_holds_only_the_tests_own_records_and_levels_do_not_leak(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        log = logging.getLogger("app")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(10))
+        async def test_records(caplog, n):
+            for step in range(3):
+                log.warning("test %d step %d", n, step)
+                await asyncio.sleep(0.01 * ((n + step) % 3))
+            assert [r.getMessage() for r in caplog.records] == [f"test {n} step {s}" for s in range(3)]
+            assert caplog.text.count(f"test {n} ") == 3
+
+        @pytest.mark.asyncio_cooperative
+        async def test_sets_debug(caplog):
+            caplog.set_level(logging.DEBUG, logger="app")
+            for _ in range(5):
+                log.debug("verbose")
+                await asyncio.sleep(0.02)
+            assert len(caplog.records) == 5
+
+        @pytest.mark.asyncio_cooperative
+        async def test_sets_error(caplog):
+            with caplog.at_level(logging.ERROR, logger="app"):
+                for _ in range(5):
+                    log.warning("hidden")
+                    await asyncio.sleep(0.02)
+            assert caplog.records == []
+
+        @pytest.mark.asyncio_cooperative
+        async def test_default_levels(caplog):
+            for _ in range(5):
+                log.debug("not at warning level")
+                log.warning("at warning level")
+                await asyncio.sleep(0.02)
+            assert [r.getMessage() for r in caplog.records] == ["at warning level"] * 5
+
+        def test_zz_level_restored():
+            assert logging.getLogger("app").level == logging.NOTSET
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=14)
