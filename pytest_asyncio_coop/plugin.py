@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 MARKER = "asyncio_cooperative"
 
 _SETTINGS = pytest.StashKey["Settings"]()
+#: (tests, wall seconds, sum of their durations) of the cooperative phase
+SUMMARY = pytest.StashKey["tuple[int, float, float]"]()
 
 
 def _whole_number(text: str) -> int:
@@ -87,6 +89,11 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}: run this async test concurrently with the other cooperative tests, "
         "on one event loop (pytest-asyncio-coop)",
     )
+    config.addinivalue_line(
+        "markers",
+        "flakey: if this cooperative test fails, run it once more; it passes if the retry does "
+        "(pytest-asyncio-coop)",
+    )
     from .models import Settings
 
     config.stash[_SETTINGS] = Settings(
@@ -141,6 +148,23 @@ def settings(config: pytest.Config) -> Settings:
 
 def is_cooperative(item: pytest.Item) -> bool:
     return isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """The first, failed run of a ``flakey`` test that was run again."""
+    if report.outcome == "rerun":
+        return "rerun", "R", ("RERUN", {"yellow": True})
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summary = terminalreporter.config.stash.get(SUMMARY, None)
+    if summary is not None and summary[0]:
+        tests, wall, total = summary
+        terminalreporter.write_line(
+            f"cooperative: {tests} test{'s' if tests != 1 else ''} in {wall:.1f} s; "
+            f"their durations add up to {total:.1f} s"
+        )
 
 
 @pytest.hookimpl(tryfirst=True)

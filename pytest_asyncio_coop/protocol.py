@@ -108,17 +108,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Fail the setup of a test whose ``on_task_start`` (or another hook deciding
     about it) raised, before any of its fixtures run."""
     runner = current_runner()
-    if runner is not None and runner.setup_failures:
+    if runner is None:
+        return
+    runner.phase = "setup"
+    if runner.setup_failures:
         raise runner.setup_failures.pop(0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    runner = current_runner()
+    if runner is not None:
+        runner.phase = "call"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     """Report a hook failure that happened while the test ran at its teardown,
     after the teardown itself."""
+    runner = current_runner()
+    if runner is not None:
+        runner.phase = "teardown"
     try:
         return (yield)
     finally:
-        runner = current_runner()
         if runner is not None and runner.teardown_failures:
             raise runner.teardown_failures.pop(0)

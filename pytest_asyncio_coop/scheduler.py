@@ -27,6 +27,7 @@ from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task, TaskState, TimeoutAction
+from .plugin import SUMMARY
 
 if TYPE_CHECKING:
     from .lock import Lock
@@ -79,6 +80,11 @@ class TaskRunner:
         # failures of third-party hooks, raised in the test's setup or teardown
         self.setup_failures: list[HookFailure] = []
         self.teardown_failures: list[HookFailure] = []
+        #: "setup", "call" or "teardown": the protocol phase under way
+        self.phase = "setup"
+        #: set when the run stops (-x, Ctrl-C) while this task runs: it is
+        #: cancelled, its teardown runs, and it is not counted
+        self.stopped = False
         task._stack_source = lambda: _await_stack(self.awaiting[0] if self.awaiting else None)
 
     async def run(self) -> None:
@@ -91,6 +97,10 @@ class TaskRunner:
         self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
         try:
             await run_in_greenlet(self._protocol, self)
+            while self._retry():
+                task.attempt += 1
+                self._arm(loop.time() + task.timeout)
+                await run_in_greenlet(self._protocol, self)
         finally:
             if self._timer is not None:
                 self._timer.cancel()
@@ -102,6 +112,29 @@ class TaskRunner:
 
     def _protocol(self) -> None:
         self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
+
+    def _retry(self) -> bool:
+        """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""
+        if self.task.attempt > 1 or self.stopped or self.item.get_closest_marker("flakey") is None:
+            return False
+        reports = [call[2]["report"] for call in self.logs if call[0] == "pytest_runtest_logreport"]
+        if not any(report.failed for report in reports):
+            return False
+        for report in reports:
+            if report.failed:
+                report.outcome = "rerun"  # a copy, made when it was held back
+        if self._timer is not None:
+            self._timer.cancel()
+        return True
+
+    def stop(self) -> None:
+        """Cancel this task because the run stops; its teardown still runs,
+        uncancelled."""
+        self.stopped = True
+        self.task.state = TaskState.CANCELLED
+        assert self.aio_task is not None
+        if self.phase != "teardown":
+            self.aio_task.cancel()
 
     def call_hook(self, caller: Callable[..., Any], failures: list[HookFailure], **kwargs: Any) -> Any:
         result, failure = self.scheduler.manager.call(caller, **kwargs)
@@ -163,8 +196,10 @@ class Scheduler:
         self._instances = instances
         self._replay = replay
         self._items = items
-        # running task -> its asyncio Task, in admission order
-        self._running: dict[Task, asyncio.Task[None]] = {}
+        # running task -> its runner, in admission order
+        self._running: dict[Task, TaskRunner] = {}
+        # [tests run, first start, last end, sum of their durations]
+        self.stats: list[float] = [0, float("inf"), 0.0, 0.0]
         self._fatal: BaseException | None = None
         # a session-wide hook failure that every test reports at setup
         self.session_failure: HookFailure | None = None
@@ -238,7 +273,7 @@ class Scheduler:
         runner.setup_failures.extend(f for f in (self.session_failure, failure) if f is not None)
         self._instances.give_item_its_own(task.item)
         runner.aio_task = asyncio.get_running_loop().create_task(runner.run())
-        self._running[task] = runner.aio_task
+        self._running[task] = runner
         runner.aio_task.add_done_callback(lambda aio_task: self._on_done(task, aio_task))
 
     def _on_done(self, task: Task, aio_task: asyncio.Task[None]) -> None:
@@ -253,13 +288,25 @@ class Scheduler:
         """Admit nothing more and cancel what runs; teardowns still run."""
         if self._fatal is None:
             self._fatal = exc
-        for other in self._running.values():
-            other.cancel()
+        self._stop_running()
+
+    def _stop_running(self) -> None:
+        for runner in self._running.values():
+            if not runner.stopped:
+                runner.stop()
 
     def finish(self, runner: TaskRunner) -> None:
         """Settle the task's outcome, tell ``on_task_finish``, then let its log
         calls reach the terminal as one unit."""
         task = runner.task
+        stats = self.stats
+        stats[0] += 1
+        stats[1] = min(stats[1], task.started_at or stats[1])
+        stats[2] = max(stats[2], task.finished_at or 0.0)
+        stats[3] += (task.finished_at or 0.0) - (task.started_at or 0.0)
+        if runner.stopped:
+            # Cancelled by -x or Ctrl-C: not counted; only a real teardown error shows.
+            runner.logs[:] = [call for call in runner.logs if _is_teardown_error(call)]
         outcomes = [call[2]["report"].outcome for call in runner.logs if "report" in call[2]]
         task.outcome = next((o for o in ("failed", "skipped") if o in outcomes), "passed" if outcomes else None)
         finish_failures: list[HookFailure] = []
@@ -274,6 +321,13 @@ class Scheduler:
                 self._replay(*call)
             self._report_teardown_errors(runner.item, finish_failures)
         logs.clear()
+        if self._stopping():
+            self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
+
+
+def _is_teardown_error(call: tuple[Any, ...]) -> bool:
+    report = call[2].get("report")
+    return report is not None and report.when == "teardown" and report.failed
 
 
 def notify_lock(hook: str, lock: Lock) -> str | None:
@@ -330,6 +384,33 @@ def _hold_back_logs(original: Callable[..., Any]) -> Callable[..., Any]:
     return hookexec
 
 
+class _Leftovers:
+    """Stands in for a test's runner while the rest is torn down after an
+    interruption; nothing is swapped in or out."""
+
+    item = None
+    awaiting: list[object] = []
+    log_handlers: list[logging.Handler] = []
+    output = TaskOutput()
+
+    def resume(self) -> None:
+        pass
+
+    suspend = resume
+
+    def check_timeout(self, exc: BaseException | None) -> None:
+        pass
+
+
+async def _teardown_rest(session: pytest.Session, state: SetupState) -> None:
+    try:
+        await run_in_greenlet(lambda: state.teardown_exact(None), _Leftovers())  # type: ignore[arg-type]
+    except Exception as exc:
+        session.config.issue_config_time_warning(
+            pytest.PytestWarning(f"tearing down after the run was interrupted failed: {exc!r}"), stacklevel=2
+        )
+
+
 def run_session(session: pytest.Session, cooperative: list[pytest.Item], settings: Settings) -> bool:
     """Run the session's items: the others first, in pytest's usual way, then
     the cooperative ones together on one loop."""
@@ -375,6 +456,12 @@ def run_session(session: pytest.Session, cooperative: list[pytest.Item], setting
         if not main.done():
             # The others are cancelled; their teardowns run before it propagates.
             loop.run_until_complete(main)
+        if state.stack:
+            # A test's protocol was cut short (Ctrl-C inside it): what it set
+            # up is torn down here, on the loop, where async teardown can run.
+            loop.run_until_complete(_teardown_rest(session, state))
+        stats = scheduler.stats
+        session.config.stash[SUMMARY] = (int(stats[0]), max(0.0, stats[2] - stats[1]), stats[3])
         if scheduler.fatal is not None:
             raise scheduler.fatal
     finally:
