@@ -202,20 +202,23 @@ class OutputRouting:
             with type(plugin)._runtest_for(plugin, item, when):
                 yield
             return
-        handlers = []
-        for handler in (compat.LogCaptureHandler(), compat.LogCaptureHandler()):
-            handler.setFormatter(plugin.formatter)
-            if plugin.log_level is not None:
-                handler.setLevel(plugin.log_level)
-            handlers.append(handler)
-        caplog_handler, report_handler = handlers
+        if not runner.log_handlers:
+            for _ in range(2):
+                handler = compat.LogCaptureHandler()
+                handler.setFormatter(plugin.formatter)
+                if plugin.log_level is not None:
+                    handler.setLevel(plugin.log_level)
+                runner.log_handlers.append(handler)
+        caplog_handler, report_handler = runner.log_handlers
+        caplog_handler.reset()
+        report_handler.reset()
         item.stash[compat.caplog_records_key][when] = caplog_handler.records
         item.stash[compat.caplog_handler_key] = caplog_handler
-        runner.log_handlers = handlers
+        runner.logging = True
         try:
             yield
         finally:
-            runner.log_handlers = []
+            runner.logging = False
             item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
 
 
@@ -225,7 +228,7 @@ class _RoutingLogHandler(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         runner = current_task_runner.get()
-        if runner is None:
+        if runner is None or not runner.logging:
             return False
         for handler in runner.log_handlers:
             if record.levelno >= handler.level:

@@ -68,7 +68,8 @@ class TaskRunner:
         self.globals = isolation.TaskGlobals()
         #: what the test wrote, and the handlers its log records go to (hazard 5)
         self.output = TaskOutput()
-        self.log_handlers: list[logging.Handler] = []
+        self.log_handlers: list[logging.Handler] = []  # caplog's, the report's
+        self.logging = False  # set while one of its phases runs
         #: what await_only is stepping in the greenlet, outermost first
         self.awaiting: list[object] = []
         # set when the deadline passed and the cancellation is still in flight
@@ -391,6 +392,7 @@ class _Leftovers:
     item = None
     awaiting: list[object] = []
     log_handlers: list[logging.Handler] = []
+    logging = False
     output = TaskOutput()
 
     def resume(self) -> None:
