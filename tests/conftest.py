@@ -11,6 +11,21 @@ import pytest_asyncio_coop.scheduler  # noqa: F401
 pytest_plugins = ["pytester"]
 
 
+# pytest-randomly would shuffle inner runs, pytest-asyncio would compete for
+# async tests, and hypothesis's plugin costs most of a second per inner run.
+INNER_ADDOPTS = "-p no:randomly -p no:asyncio -p no:hypothesispytest"
+
+
+@pytest.fixture(autouse=True)
+def _inner_runs_without_order_and_loop_plugins(request, monkeypatch):
+    """Inner runs go without the plugins of INNER_ADDOPTS unless a test asks
+    for them (tests of the interplay set PYTEST_ADDOPTS themselves). Set after
+    pytester is made, since it clears PYTEST_ADDOPTS."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        monkeypatch.setenv("PYTEST_ADDOPTS", INNER_ADDOPTS)
+
+
 class Timed:
     """A pytester run with its wall time."""
 
