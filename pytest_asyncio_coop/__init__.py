@@ -19,7 +19,7 @@ _EXPORTS = {
     "TaskState": "models",
     "TimeoutAction": "models",
     "HookFailure": "manager",
-    "TaskTimeout": "scheduler",
+    "TaskTimeout": "runner",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .lock import Lock
     from .manager import HookFailure
     from .models import Admission, LockInfo, Settings, Task, TaskState, TimeoutAction
-    from .scheduler import TaskTimeout
+    from .runner import TaskTimeout
 
 
 def __getattr__(name: str) -> object:

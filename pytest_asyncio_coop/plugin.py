@@ -177,6 +177,6 @@ def pytest_runtestloop(session: pytest.Session) -> object | None:
     cooperative = [item for item in session.items if is_cooperative(item)]
     if not cooperative:
         return None
-    from .scheduler import run_session
+    from .session import run_session
 
     return run_session(session, cooperative, settings(session.config))

@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 
 
 def _same_as_plain_pytest(pytester, body, *args):

@@ -2,7 +2,6 @@
 implementations come from (conftest scope, plugins, entry points), and what
 happens when one is misnamed or raises."""
 
-import sys
 import textwrap
 
 import pytest

@@ -1,6 +1,5 @@
 """``Lock``: created at import time, excludes the tests that share it."""
 
-import pytest
 
 SHARED = """
 import asyncio

@@ -2,10 +2,8 @@
 teardown still runs, and that waiting costs no CPU."""
 
 import resource
-import sys
 import time
 
-import pytest
 
 HANGING = """
 import asyncio

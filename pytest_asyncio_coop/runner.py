@@ -1,0 +1,164 @@
+"""One cooperative test's run: its greenlet, its deadline, its process-global
+state, its captured output, its held-back log calls, and a ``flakey`` retry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import isolation
+from .bridge import current_task_runner, run_in_greenlet
+from .capture import TaskOutput
+from .manager import HookFailure
+from .models import Task, TaskState, TimeoutAction
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+
+
+def _await_stack(awaitable: object) -> list[traceback.FrameSummary]:
+    frames = []
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return frames
+
+
+class TaskTimeout(Exception):
+    """A cooperative test ran past its timeout."""
+
+
+TaskTimeout.__module__ = "pytest_asyncio_coop"
+
+
+class TaskRunner:
+    """Drives one task: its greenlet, its deadline and its held-back log calls."""
+
+    def __init__(self, task: Task, scheduler: Scheduler) -> None:
+        self.task = task
+        self.item = task.item
+        self.scheduler = scheduler
+        self.hooks = scheduler.manager.relay_for(task.item.path)
+        #: the process-global state as this test's code last left it (hazards 4, 7)
+        self.globals = isolation.TaskGlobals()
+        #: what the test wrote, and the handlers its log records go to (hazard 5)
+        self.output = TaskOutput()
+        self.log_handlers: list[logging.Handler] = []  # caplog's, the report's
+        self.logging = False  # set while one of its phases runs
+        #: what await_only is stepping in the greenlet, outermost first
+        self.awaiting: list[object] = []
+        # set when the deadline passed and the cancellation is still in flight
+        self._timing_out = False
+        self._timer: asyncio.TimerHandle | None = None
+        self.aio_task: asyncio.Task[None] | None = None
+        # log hook calls made by the protocol, replayed when the item is done (hazard 6)
+        self.logs: list[tuple[Any, ...]] = []
+        # failures of third-party hooks, raised in the test's setup or teardown
+        self.setup_failures: list[HookFailure] = []
+        self.teardown_failures: list[HookFailure] = []
+        #: "setup", "call" or "teardown": the protocol phase under way
+        self.phase = "setup"
+        #: set when the run stops (-x, Ctrl-C) while this task runs: it is
+        #: cancelled, its teardown runs, and it is not counted
+        self.stopped = False
+        task._stack_source = lambda: _await_stack(self.awaiting[0] if self.awaiting else None)
+
+    async def run(self) -> None:
+        current_task_runner.set(self)
+        loop = asyncio.get_running_loop()
+        task = self.task
+        task.state = TaskState.RUNNING
+        task.started_at = loop.time()
+        self._arm(task.started_at + task.timeout)
+        self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
+        try:
+            await run_in_greenlet(self._protocol, self)
+            while self._retry():
+                task.attempt += 1
+                self._arm(loop.time() + task.timeout)
+                await run_in_greenlet(self._protocol, self)
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            task.finished_at = loop.time()
+            if task.state is TaskState.RUNNING:
+                task.state = TaskState.FINISHED
+            self.globals.finish()
+            self.scheduler.finish(self)
+
+    def _protocol(self) -> None:
+        self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
+
+    def _retry(self) -> bool:
+        """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""
+        if self.task.attempt > 1 or self.stopped or self.item.get_closest_marker("flakey") is None:
+            return False
+        reports = [call[2]["report"] for call in self.logs if call[0] == "pytest_runtest_logreport"]
+        if not any(report.failed for report in reports):
+            return False
+        for report in reports:
+            if report.failed:
+                report.outcome = "rerun"  # a copy, made when it was held back
+        if self._timer is not None:
+            self._timer.cancel()
+        return True
+
+    def stop(self) -> None:
+        """Cancel this task because the run stops; its teardown still runs,
+        uncancelled."""
+        self.stopped = True
+        self.task.state = TaskState.CANCELLED
+        assert self.aio_task is not None
+        if self.phase != "teardown":
+            self.aio_task.cancel()
+
+    def call_hook(self, caller: Callable[..., Any], failures: list[HookFailure], **kwargs: Any) -> Any:
+        result, failure = self.scheduler.manager.call(caller, **kwargs)
+        if failure is not None:
+            failures.append(failure)
+        return result
+
+    def _arm(self, deadline: float) -> None:
+        self.task.deadline = deadline
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
+        if isinstance(action, TimeoutAction) and action.extend_by is not None:
+            self._arm(asyncio.get_running_loop().time() + action.extend_by)
+            return
+        self.task.state = TaskState.TIMED_OUT
+        self._timing_out = True
+        assert self.aio_task is not None
+        self.aio_task.cancel()
+
+    # Called by the bridge around every switch into and out of this task's code.
+
+    def resume(self) -> None:
+        self.globals.enter()
+
+    def suspend(self) -> None:
+        self.globals.leave()
+
+    def check_timeout(self, exc: BaseException | None) -> None:
+        """Called as an awaitable stepped by ``await_only`` ends: if the deadline
+        passed meanwhile, the test fails with :class:`TaskTimeout` here, whether
+        the cancellation came out of it or the test swallowed it."""
+        if not self._timing_out:
+            return
+        self._timing_out = False
+        assert self.aio_task is not None
+        if hasattr(self.aio_task, "uncancel"):
+            self.aio_task.uncancel()
+        timeout = self.task.timeout
+        error = TaskTimeout(f"timed out after {float(timeout)} s (asyncio_task_timeout = {timeout:g})")
+        # Teardown still runs, uncancelled, but is bounded by a fresh deadline.
+        self._arm(asyncio.get_running_loop().time() + timeout)
+        if exc is not None:
+            raise error.with_traceback(exc.__traceback__) from None
+        raise error

@@ -1,0 +1,189 @@
+"""The cooperative run of one session: the sequential items first, then the
+cooperative ones together on one loop; or, in a pytest-xdist worker, items as
+the worker hands them over. It owns the loop's life and puts back everything
+it replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any, Callable
+
+import pytest
+
+from . import _pytest_compat as compat
+from . import isolation, protocol
+from .bridge import current_runner, run_in_greenlet
+from .capture import OutputRouting, TaskOutput
+from .concurrency import FixtureInstances, SetupState
+from .manager import HookFailure, Manager
+from .models import Settings
+from .plugin import SUMMARY
+from .scheduler import Scheduler, _active
+
+_LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
+
+
+def _hold_back_logs(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Hazard 6: a test's log hook calls wait until the test is done, then
+    reach the terminal (and every other listener) as one unit."""
+
+    def hookexec(name: str, impls: Any, kwargs: dict[str, Any], firstresult: bool) -> Any:
+        if name in _LOG_HOOKS:
+            runner = current_runner()
+            if runner is not None:
+                if "report" in kwargs:
+                    # As it is now: plugins such as pytest-retry log a report,
+                    # then change the same object to the final outcome.
+                    kwargs = {**kwargs, "report": copy.copy(kwargs["report"])}
+                runner.logs.append((name, impls, kwargs, firstresult))
+                return []
+        return original(name, impls, kwargs, firstresult)
+
+    return hookexec
+
+
+class _Leftovers:
+    """Stands in for a test's runner while the rest is torn down after an
+    interruption; nothing is swapped in or out."""
+
+    item = None
+    awaiting: list[object] = []
+    log_handlers: list[logging.Handler] = []
+    logging = False
+    output = TaskOutput()
+
+    def resume(self) -> None:
+        pass
+
+    suspend = resume
+
+    def check_timeout(self, exc: BaseException | None) -> None:
+        pass
+
+
+class CooperativeRun:
+    """Everything the cooperative run of one session holds."""
+
+    def __init__(self, session: pytest.Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.manager = Manager()
+        self.manager.collect(session.config)
+        self.state = SetupState(session.items)
+        compat.set_setupstate(session, self.state)
+        self.instances = FixtureInstances()
+        pluginmanager = session.config.pluginmanager
+        if not pluginmanager.is_registered(protocol):
+            pluginmanager.register(protocol, "asyncio_coop.protocol")
+        # set when the first cooperative item arrives
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def run_sequential(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        """Run a non-cooperative item now, outside the loop, as pytest would."""
+        self.instances.give_item_its_own(item)
+        self.state.sequential_item = item
+        try:
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        finally:
+            self.state.sequential_item = None
+
+    def submit(self, items: list[pytest.Item], *, last: bool, ordered: bool) -> None:
+        """Queue cooperative items and let them start; ``last``: no more come."""
+        if self.loop is None:
+            self._open()
+        assert self.loop is not None
+        self._run(self._submit(items, last, ordered))
+
+    async def _submit(self, items: list[pytest.Item], last: bool, ordered: bool) -> None:
+        self.scheduler.add(items, ordered=ordered)
+        if last:
+            self.scheduler.close()
+        await asyncio.sleep(0)  # the admitted tests run up to their first wait
+
+    def _open(self) -> None:
+        config = self.session.config
+        self._executor = compat.hook_executor(config.pluginmanager, _hold_back_logs)
+        self._routing = OutputRouting(config)
+        self.scheduler = Scheduler(
+            self.session, self.settings, self.manager, self.instances, self._executor.original, self._routing
+        )
+        loop, failure = self.manager.call(self.manager.pm.hook.make_event_loop, settings=self.settings)
+        if failure is not None or not isinstance(loop, asyncio.AbstractEventLoop):
+            self.scheduler.session_failure = failure or HookFailure(
+                f"make_event_loop returned {loop!r}, not an event loop"
+            )
+            loop = asyncio.new_event_loop()
+        self.loop = loop
+        _active["scheduler"] = self.scheduler
+        isolation.begin()
+        self._routing.start()
+        self._main = loop.create_task(self.scheduler.run())
+
+    def _run(self, awaitable: Any) -> None:
+        assert self.loop is not None
+        try:
+            self.loop.run_until_complete(awaitable)
+        except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
+            self.scheduler.interrupt(exc)
+
+    def finish(self) -> None:
+        """Run what is queued to the end, tear down what is left, close the loop."""
+        if self.loop is None:
+            return
+        loop = self.loop
+        try:
+            self.scheduler.close()
+            while not self._main.done():
+                # After an interruption the others are cancelled; their
+                # teardowns run before it propagates.
+                self._run(self._main)
+            if self.state.stack:
+                # A test's protocol was cut short (Ctrl-C inside it): what it set
+                # up is torn down here, on the loop, where async teardown can run.
+                loop.run_until_complete(self._teardown_rest())
+            stats = self.scheduler.stats
+            self.session.config.stash[SUMMARY] = (int(stats[0]), max(0.0, stats[2] - stats[1]), stats[3])
+            if self.scheduler.fatal is not None:
+                raise self.scheduler.fatal
+        finally:
+            self._routing.stop()
+            _active.clear()
+            self._executor.restore()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                isolation.end()
+                self.loop = None
+
+    async def _teardown_rest(self) -> None:
+        try:
+            await run_in_greenlet(lambda: self.state.teardown_exact(None), _Leftovers())  # type: ignore[arg-type]
+        except Exception as exc:
+            self.session.config.issue_config_time_warning(
+                pytest.PytestWarning(f"tearing down after the run was interrupted failed: {exc!r}"), stacklevel=2
+            )
+
+
+def run_session(session: pytest.Session, cooperative: list[pytest.Item], settings: Settings) -> bool:
+    """Run the session's items: the others first, in pytest's usual way, then
+    the cooperative ones together on one loop."""
+    run = CooperativeRun(session, settings)
+    chosen = set(cooperative)
+    sequential = [item for item in session.items if item not in chosen]
+    for i, item in enumerate(sequential):
+        run.run_sequential(item, sequential[i + 1] if i + 1 < len(sequential) else cooperative[0])
+        _raise_if_stopping(session)
+    run.submit(cooperative, last=True, ordered=True)
+    run.finish()
+    _raise_if_stopping(session)
+    return True
+
+
+def _raise_if_stopping(session: pytest.Session) -> None:
+    if session.shouldfail:
+        raise session.Failed(session.shouldfail)
+    if session.shouldstop:
+        raise session.Interrupted(session.shouldstop)
