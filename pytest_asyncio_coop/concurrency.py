@@ -24,7 +24,8 @@ import pytest
 
 from . import _pytest_compat as compat
 from .bridge import BridgeGreenlet, await_only, current_runner
-from .protocol import OutsideCooperativeTest, synchronous_twin
+from .plugin import is_cooperative
+from .protocol import OutsideCooperativeTest, pytest_asyncio_runs, synchronous_twin
 
 if sys.version_info < (3, 11):  # installed with pytest on these versions
     from exceptiongroup import BaseExceptionGroup
@@ -96,17 +97,20 @@ class _SharedFixtureDef:
     runs in whichever test is last.
     """
 
-    _coop_flights: Flights
+    _coop_instances: FixtureInstances
+    # the definition this is an instance of
+    _coop_origin: pytest.FixtureDef[Any]
     # where the setup ran; None before it and after the teardown
     _coop_context: contextvars.Context | None = None
     # the context variables the setup changed, and their values
     _coop_changes: tuple[tuple[contextvars.ContextVar[Any], Any], ...] = ()
 
     def execute(self, request: Any) -> Any:
-        with self._coop_flights.hold(self):
+        with self._coop_instances.flights.hold(self):
             if self.cached_result is not None:  # type: ignore[attr-defined]
                 value = super().execute(request)  # type: ignore[misc]
             else:
+                self.func = self._coop_instances.function_for(self._coop_origin, current_runner() is not None)
                 context = contextvars.copy_context()
                 before = dict(context)
                 try:
@@ -140,9 +144,6 @@ def _fresh_instance(fixturedef: pytest.FixtureDef[Any], cls: type) -> pytest.Fix
     new.__dict__.update(fixturedef.__dict__)
     new.cached_result = None
     new._finalizers = []
-    twin = synchronous_twin(fixturedef.func)
-    if twin is not None:
-        new.func = twin
     return new
 
 
@@ -155,9 +156,24 @@ class FixtureInstances:
     node: two modules running at once each get their own module fixture.
     """
 
-    def __init__(self) -> None:
-        self._flights = Flights()
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+        self.flights = Flights()
         self._shared: dict[tuple[object, ...], pytest.FixtureDef[Any]] = {}
+        # async fixture function -> its synchronous twin
+        self._twins: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def function_for(self, fixturedef: pytest.FixtureDef[Any], cooperative: bool) -> Callable[..., Any]:
+        """The fixture function to run for a cooperative test or for another one:
+        an async fixture runs through the bridge, unless pytest-asyncio handles it
+        for a test that is not cooperative."""
+        func = fixturedef.func
+        if not cooperative and pytest_asyncio_runs(func, self._config):
+            return func
+        twin = self._twins.get(func)
+        if twin is None:
+            twin = self._twins[func] = synchronous_twin(func) or func
+        return twin
 
     def resolve(self, item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> pytest.FixtureDef[Any]:
         """The instance of ``fixturedef`` that ``item`` uses; ``base`` is the
@@ -170,12 +186,15 @@ class FixtureInstances:
         else:
             node = compat.get_scope_node(item, compat.Scope(scope)) or item
         if node is item:
-            return _fresh_instance(fixturedef, type(fixturedef))
+            instance = _fresh_instance(fixturedef, type(fixturedef))
+            instance.func = self.function_for(fixturedef, is_cooperative(item))  # type: ignore[misc]
+            return instance
         key = (fixturedef, node, _params_seen_by(item, fixturedef, base))
         shared = self._shared.get(key)
         if shared is None:
             shared = self._shared[key] = _fresh_instance(fixturedef, _shared_class(type(fixturedef)))
-            shared._coop_flights = self._flights  # type: ignore[attr-defined]
+            shared._coop_instances = self  # type: ignore[attr-defined]
+            shared._coop_origin = fixturedef  # type: ignore[attr-defined]
         return shared
 
     def resolve_all(self, item: pytest.Item, fixturedefs: Sequence[pytest.FixtureDef[Any]], base: Mapping[str, Sequence[Any]]) -> tuple[pytest.FixtureDef[Any], ...]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Collection, Sequence
 
 from .hookspecs import hookimpl
@@ -19,8 +20,11 @@ def on_task_timeout(task: Task) -> TimeoutAction:
 
 @hookimpl(trylast=True)
 def make_event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
-    """A new loop of asyncio's default kind."""
-    return asyncio.new_event_loop()
+    """A new loop from the ini option ``asyncio_loop_factory``, else of asyncio's default kind."""
+    if settings.loop_factory is None:
+        return asyncio.new_event_loop()
+    module, _, name = settings.loop_factory.rpartition(".")
+    return getattr(importlib.import_module(module), name)()
 
 
 @hookimpl(trylast=True)

@@ -42,6 +42,9 @@ class Settings:
     max_tasks: int = attrs.field(default=100, validator=_positive_int)
     #: seconds a test may run, counted from its start (``--asyncio-task-timeout``)
     task_timeout: float = attrs.field(default=600.0, validator=_positive_finite)
+    #: dotted path of the event loop factory (ini ``asyncio_loop_factory``);
+    #: None for asyncio's default loop
+    loop_factory: str | None = None
 
 
 @attrs.define(eq=False)

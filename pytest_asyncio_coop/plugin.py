@@ -7,6 +7,7 @@ actually has cooperative tests.
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import TYPE_CHECKING, Callable
 
 import pytest
@@ -69,6 +70,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds a cooperative test may run once started (default: ini asyncio_task_timeout, 600)",
     )
     parser.addini("max_asyncio_tasks", "how many cooperative tests may run at once", default="100")
+    parser.addini(
+        "asyncio_loop_factory",
+        "dotted path of a callable that makes the event loop, e.g. uvloop.new_event_loop (default: asyncio's)",
+        default="",
+    )
     parser.addini("asyncio_task_timeout", "seconds a cooperative test may run once started", default="600")
 
 
@@ -81,6 +87,26 @@ def _setting(config: pytest.Config, name: str, convert: Callable[[str], object])
         return convert(str(raw).strip())
     except ValueError as e:
         raise pytest.UsageError(f"ini option {name}: {e}") from None
+
+
+def _loop_factory(path: str) -> str | None:
+    """Check that the ini option names something callable; None for asyncio's default."""
+    if not path:
+        return None
+    module, _, name = path.rpartition(".")
+    try:
+        factory = getattr(importlib.import_module(module), name) if module else None
+    except (ImportError, AttributeError) as e:
+        raise pytest.UsageError(
+            f"ini option asyncio_loop_factory: cannot import {path!r} ({e}); give the dotted path "
+            "of a callable that returns a new event loop, e.g. uvloop.new_event_loop"
+        ) from None
+    if not callable(factory):
+        raise pytest.UsageError(
+            f"ini option asyncio_loop_factory: {path!r} is not a callable; give the dotted path "
+            "of a callable that returns a new event loop, e.g. uvloop.new_event_loop"
+        )
+    return path
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,7 +125,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = Settings(
         max_tasks=_setting(config, "max_asyncio_tasks", _whole_number),
         task_timeout=_setting(config, "asyncio_task_timeout", _seconds),
+        loop_factory=_loop_factory(str(config.getini("asyncio_loop_factory")).strip()),
     )
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker: its own loop hands items over one at a time.
+        from .session import XdistWorker
+
+        config.pluginmanager.register(XdistWorker(), "asyncio_coop.xdist_worker")
 
 
 # Capture fixtures: a cooperative test gets its own output and log records
@@ -141,6 +173,18 @@ def caplog(request: pytest.FixtureRequest):  # noqa: ANN201
     yield from caplog_fixture(request)
 
 
+def _check_pytest_asyncio(config: pytest.Config, count: int) -> None:
+    from .protocol import pytest_asyncio_mode
+
+    if pytest_asyncio_mode(config) == "auto":
+        raise pytest.UsageError(
+            f"pytest-asyncio is in asyncio_mode=auto, so it would run the {count} cooperative "
+            "test(s) itself, on its own loop. Set asyncio_mode = strict: pytest-asyncio then runs "
+            "the @pytest.mark.asyncio tests and pytest-asyncio-coop the asyncio_cooperative ones, "
+            "in the same run. Or leave pytest-asyncio out with -p no:asyncio."
+        )
+
+
 def settings(config: pytest.Config) -> Settings:
     """The run's settings, validated at configure time."""
     return config.stash[_SETTINGS]
@@ -169,14 +213,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> object | None:
-    """Take over the run loop when the session has cooperative tests."""
-    if session.config.option.collectonly or (
+    """Take over the run loop when the session has cooperative tests (in an
+    xdist worker, the worker's loop runs, see ``session.XdistWorker``)."""
+    if hasattr(session.config, "workerinput") or session.config.option.collectonly or (
         session.testsfailed and not session.config.option.continue_on_collection_errors
     ):
         return None  # pytest's own loop stops with its usual message
     cooperative = [item for item in session.items if is_cooperative(item)]
     if not cooperative:
         return None
+    _check_pytest_asyncio(session.config, len(cooperative))
     from .session import run_session
 
     return run_session(session, cooperative, settings(session.config))

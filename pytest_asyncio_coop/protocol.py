@@ -73,6 +73,26 @@ def _more_than_one_yield(func: Callable[..., Any]) -> None:
     )
 
 
+#: set by ``@pytest_asyncio.fixture`` on the fixture function
+PYTEST_ASYNCIO_MARK = "_force_asyncio_fixture"
+
+
+def pytest_asyncio_runs(func: Callable[..., Any], config: pytest.Config) -> bool:
+    """Whether pytest-asyncio (active in this run) sets up this async fixture
+    when a test that is not cooperative asks for it."""
+    if not config.pluginmanager.hasplugin("asyncio"):
+        return False
+    target = getattr(func, "__func__", func)
+    return getattr(target, PYTEST_ASYNCIO_MARK, False) or pytest_asyncio_mode(config) == "auto"
+
+
+def pytest_asyncio_mode(config: pytest.Config) -> str | None:
+    """pytest-asyncio's ``asyncio_mode``, if pytest-asyncio is active."""
+    if not config.pluginmanager.hasplugin("asyncio"):
+        return None
+    return str(config.getoption("asyncio_mode", None) or config.getini("asyncio_mode"))
+
+
 def synchronous_twin(func: Callable[..., Any]) -> Callable[..., Any] | None:
     """A synchronous stand-in for an async fixture function, or None if it is sync.
 
@@ -86,8 +106,27 @@ def synchronous_twin(func: Callable[..., Any]) -> Callable[..., Any] | None:
         twin = _await_coroutine_fixture(target)
     else:
         return None
+    # A @pytest_asyncio.fixture mark would make pytest-asyncio run the twin in
+    # its own loop; in a cooperative test this plugin runs it.
+    vars(twin).pop(PYTEST_ASYNCIO_MARK, None)
     bound_to = getattr(func, "__self__", None)
     return twin if bound_to is None else types.MethodType(twin, bound_to)
+
+
+def _await_hypothesis_examples(test: Any) -> None:
+    """Let hypothesis run an async ``@given`` test: each example is awaited
+    through the bridge, so examples run on this loop, one after another,
+    while other tests keep running."""
+    handle = getattr(test, "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    if inner is None or not inspect.iscoroutinefunction(inner):
+        return
+
+    @functools.wraps(inner)
+    def run_example(*args: Any, **kwargs: Any) -> Any:
+        return await_only(inner(*args, **kwargs))
+
+    handle.inner_test = run_example
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -97,6 +136,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
         return None
     funcargs = pyfuncitem.funcargs
     testargs = {arg: funcargs[arg] for arg in compat.getfixtureinfo(pyfuncitem).argnames}
+    _await_hypothesis_examples(pyfuncitem.obj)
     result = pyfuncitem.obj(**testargs)
     if inspect.isawaitable(result):
         await_only(result)

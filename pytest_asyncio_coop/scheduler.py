@@ -9,10 +9,11 @@ Nothing here polls: tasks are admitted from done-callbacks (hazard 8).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 import warnings
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 import pytest
 
@@ -34,8 +35,10 @@ class Scheduler:
     """Admits queued tasks under the cap and waits until all are done."""
 
     def __init__(self, session: pytest.Session, settings: Settings, manager: Manager,
-                 instances: FixtureInstances, replay: Callable[..., Any], routing: OutputRouting) -> None:
+                 instances: FixtureInstances, replay: Callable[..., Any], routing: OutputRouting,
+                 replaying: Callable[[pytest.Item], ContextManager[None]] = lambda item: contextlib.nullcontext()) -> None:
         self._session = session
+        self._replaying = replaying
         self.settings = settings
         self.manager = manager
         self._instances = instances
@@ -173,7 +176,7 @@ class Scheduler:
         logs = runner.logs
         if finish_failures:
             task.outcome = "failed"
-        with self._routing.terminal():
+        with self._routing.terminal(), self._replaying(runner.item):
             for call in logs:
                 if call[0] == "pytest_runtest_logfinish":
                     self._report_teardown_errors(runner.item, finish_failures)

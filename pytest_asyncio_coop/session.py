@@ -6,9 +6,10 @@ it replaced."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Iterator
 
 import pytest
 
@@ -66,14 +67,17 @@ class _Leftovers:
 class CooperativeRun:
     """Everything the cooperative run of one session holds."""
 
-    def __init__(self, session: pytest.Session, settings: Settings) -> None:
+    def __init__(self, session: pytest.Session, settings: Settings,
+                 replaying: Callable[[pytest.Item], ContextManager[None]] | None = None) -> None:
         self.session = session
         self.settings = settings
+        # around the replay of an item's log calls (see XdistWorker)
+        self._replaying = replaying or (lambda item: contextlib.nullcontext())
         self.manager = Manager()
         self.manager.collect(session.config)
         self.state = SetupState(session.items)
         compat.set_setupstate(session, self.state)
-        self.instances = FixtureInstances()
+        self.instances = FixtureInstances(session.config)
         pluginmanager = session.config.pluginmanager
         if not pluginmanager.is_registered(protocol):
             pluginmanager.register(protocol, "asyncio_coop.protocol")
@@ -107,7 +111,8 @@ class CooperativeRun:
         self._executor = compat.hook_executor(config.pluginmanager, _hold_back_logs)
         self._routing = OutputRouting(config)
         self.scheduler = Scheduler(
-            self.session, self.settings, self.manager, self.instances, self._executor.original, self._routing
+            self.session, self.settings, self.manager, self.instances, self._executor.original, self._routing,
+            self._replaying,
         )
         loop, failure = self.manager.call(self.manager.pm.hook.make_event_loop, settings=self.settings)
         if failure is not None or not isinstance(loop, asyncio.AbstractEventLoop):
@@ -187,3 +192,55 @@ def _raise_if_stopping(session: pytest.Session) -> None:
         raise session.Failed(session.shouldfail)
     if session.shouldstop:
         raise session.Interrupted(session.shouldstop)
+
+
+class XdistWorker:
+    """In a pytest-xdist worker, which hands items over one at a time as the
+    controller sends them: cooperative items are queued on the loop and
+    reported done at once, so the controller keeps sending; the worker's last
+    item, or the end of its loop, runs them all to the end."""
+
+    def __init__(self) -> None:
+        self._run: CooperativeRun | None = None
+        self._interactor: Any = None
+        self._index: dict[pytest.Item, int] = {}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        from .plugin import is_cooperative, settings
+
+        if not session.config.option.collectonly and any(is_cooperative(item) for item in session.items):
+            # xdist's WorkerInteractor reports each test as the one it runs now.
+            self._interactor = next(
+                p for p in session.config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"
+            )
+            self._index = {item: i for i, item in enumerate(session.items)}
+            self._run = CooperativeRun(session, settings(session.config), self._replaying)
+        try:
+            return (yield)
+        finally:
+            run, self._run = self._run, None
+            if run is not None:
+                run.finish()
+
+    @contextlib.contextmanager
+    def _replaying(self, item: pytest.Item) -> Iterator[None]:
+        saved = self._interactor.item_index
+        self._interactor.item_index = self._index[item]
+        try:
+            yield
+        finally:
+            self._interactor.item_index = saved
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        from .plugin import is_cooperative
+
+        run = self._run
+        if run is None or current_runner() is not None or run.state.sequential_item is item:
+            return None  # pytest's own protocol, run by us
+        if is_cooperative(item):
+            run.submit([item], last=nextitem is None, ordered=False)
+        else:
+            run.run_sequential(item, nextitem)
+        return True
