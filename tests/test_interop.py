@@ -1,0 +1,337 @@
+"""Next to the plugins users already run: pytest-xdist, pytest-rerunfailures,
+hypothesis, pytest-asyncio, pytest-cov, pytest-mock, pytest-randomly,
+junitxml and uvloop."""
+
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+WORKER_RESOURCE = """
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+async def worker_resource():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(f"setup-{worker}", "a") as f:
+        f.write("x")
+    yield worker
+"""
+
+MANY = """
+import asyncio
+import os
+import pytest
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range({count}))
+async def test_sleep(worker_resource, n):
+    await asyncio.sleep(1)
+    assert worker_resource == os.environ.get("PYTEST_XDIST_WORKER", "main")
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-n", "2"], ["-n", "4"], ["-n", "2", "--dist", "loadscope"], ["-n", "2", "--dist", "loadfile"]],
+    ids=lambda args: " ".join(args),
+)
+def test_xdist_runs_each_test_once_cooperatively_in_each_worker(pytester, args):
+    pytester.makeconftest(WORKER_RESOURCE)
+    pytester.makepyfile(test_first=MANY.format(count=100), test_second=MANY.format(count=100))
+    start = time.monotonic()
+    result = pytester.runpytest_subprocess(*args, "-v", "-p", "no:cacheprovider")
+    wall = time.monotonic() - start
+    result.assert_outcomes(passed=200)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    reported = [m[1] for m in (re.search(r"PASSED (\S+)", line) for line in result.outlines) if m]
+    assert len(reported) == 200 and len(set(reported)) == 200
+    assert wall < 15, wall
+    setups = {path.name: path.read_text() for path in pytester.path.glob("setup-*")}
+    assert setups and all(marks == "x" for marks in setups.values()), setups  # once per worker
+    assert "setup-main" not in setups
+
+
+RERUNS = """
+import asyncio
+import threading
+import pytest
+
+loops = set()
+attempts = {"option": 0, "marker": 0}
+
+@pytest.mark.asyncio_cooperative
+async def test_option_rerun():
+    loops.add(id(asyncio.get_running_loop()))
+    assert threading.current_thread() is threading.main_thread()
+    attempts["option"] += 1
+    await asyncio.sleep(0.1)
+    assert attempts["option"] == 3
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.flaky(reruns=2)
+async def test_marker_rerun():
+    loops.add(id(asyncio.get_running_loop()))
+    attempts["marker"] += 1
+    await asyncio.sleep(0.1)
+    assert attempts["marker"] == 2
+
+@pytest.mark.asyncio_cooperative
+async def test_zz_same_loop():
+    await asyncio.sleep(0.5)
+    loops.add(id(asyncio.get_running_loop()))
+    assert len(loops) == 1
+"""
+
+
+def test_rerunfailures_reruns_on_the_plugins_loop(pytester):
+    pytester.makepyfile(RERUNS)
+    result = pytester.runpytest("--reruns", "2", "-v")
+    assert result.parseoutcomes() == {"passed": 3, "rerun": 3}
+    result.stdout.fnmatch_lines(["*::test_option_rerun RERUN*", "*::test_option_rerun RERUN*", "*::test_option_rerun PASSED*"])
+    result.stdout.fnmatch_lines(["*::test_marker_rerun RERUN*", "*::test_marker_rerun PASSED*"])
+
+
+def test_hypothesis_given_runs_examples_on_the_loop_and_shrinks(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:asyncio")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from hypothesis import HealthCheck, given, settings, strategies as st
+
+        loops = set()
+
+        @pytest.fixture
+        async def offset():
+            await asyncio.sleep(0.01)
+            return 10
+
+        @pytest.mark.asyncio_cooperative
+        @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(x=st.integers(min_value=0, max_value=10_000))
+        async def test_property(offset, x):
+            loops.add(id(asyncio.get_running_loop()))
+            await asyncio.sleep(0)
+            assert x + offset < 500
+
+        @pytest.mark.asyncio_cooperative
+        async def test_neighbour_runs_meanwhile():
+            await asyncio.sleep(0.05)
+            loops.add(id(asyncio.get_running_loop()))
+
+        def test_zz_one_loop():
+            pass
+
+        @pytest.fixture(scope="session", autouse=True)
+        def check():
+            yield
+            assert len(loops) == 1
+            print("ONE LOOP")
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=2, failed=1)
+    output = result.stdout.str()
+    # shrunk to the smallest failing x; hypothesis's wording varies by version
+    assert re.search(r"(Falsifying example|Failing test case): test_property\(", output)
+    assert re.search(r"^E?\s+x=490,$", output, re.MULTILINE)
+    result.stdout.fnmatch_lines(["*ONE LOOP*"])
+
+
+PYTEST_ASYNCIO = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+@pytest_asyncio.fixture
+async def theirs():
+    return "pytest-asyncio"
+
+@pytest.fixture
+async def ours():
+    await asyncio.sleep(0.01)
+    return "coop"
+
+@pytest.mark.asyncio
+async def test_by_pytest_asyncio(theirs):
+    assert theirs == "pytest-asyncio"
+
+@pytest.mark.asyncio_cooperative
+async def test_by_coop(ours, theirs):
+    assert (ours, theirs) == ("coop", "pytest-asyncio")
+"""
+
+
+def test_pytest_asyncio_strict_mode_runs_next_to_this_plugin(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+    pytester.makepyfile(PYTEST_ASYNCIO)
+    result = pytester.runpytest("-o", "asyncio_default_fixture_loop_scope=function", "-v")
+    result.assert_outcomes(passed=2)
+
+
+def test_pytest_asyncio_auto_mode_is_a_clear_error(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+    pytester.makepyfile(PYTEST_ASYNCIO)
+    result = pytester.runpytest("-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-asyncio is in asyncio_mode=auto*Set asyncio_mode = strict*"])
+
+
+def test_coverage_of_code_run_only_by_cooperative_tests_is_complete(pytester):
+    pytester.mkpydir("covered")
+    (pytester.path / "covered" / "lib.py").write_text(
+        "import asyncio\n\n\n"
+        "async def fetch(n):\n"
+        "    await asyncio.sleep(0.01)\n"
+        "    if n > 2:\n"
+        "        await asyncio.sleep(0)\n"
+        "        return 'big'\n"
+        "    return 'small'\n\n\n"
+        "def double(x):\n"
+        "    return x * 2\n"
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from covered import lib
+
+        @pytest.fixture
+        async def doubled():
+            await asyncio.sleep(0.01)
+            yield lib.double(2)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", [1, 5])
+        async def test_fetch(n, doubled):
+            assert await lib.fetch(n) in ("big", "small")
+        """
+    )
+    result = pytester.runpytest_subprocess("--cov=covered", "--cov-report=term-missing", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["covered?lib.py * 0 * 100%*"])
+
+
+def test_mocker_with_a_lock_isolating_patches(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        import pytest
+        from pytest_asyncio_coop import Lock
+
+        patch_lock = Lock("os.getcwd")
+
+        @pytest.fixture
+        async def patched_cwd(mocker, request):
+            async with patch_lock:
+                mocker.patch("os.getcwd", return_value=request.node.name)
+                yield
+                mocker.stopall()
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_patched(patched_cwd, request, n):
+            await asyncio.sleep(0.02)
+            assert os.getcwd() == request.node.name
+
+        @pytest.mark.asyncio_cooperative
+        async def test_spy(mocker):
+            spy = mocker.spy(asyncio, "sleep")
+            await asyncio.sleep(0)
+            assert spy.call_count == 1
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=5)
+
+
+def test_random_order_keeps_fixture_lifetimes(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:asyncio")
+    body = """
+import asyncio
+import pytest
+from conftest import events
+
+@pytest.fixture(scope="module")
+def per_module(request):
+    events.append(("setup", request.module.__name__))
+    yield
+    events.append(("teardown", request.module.__name__))
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range(5))
+async def test_n(per_module, request, n):
+    assert ("teardown", request.module.__name__) not in events
+    await asyncio.sleep(0.01 * n)
+
+def test_plain(per_module, request):
+    assert ("teardown", request.module.__name__) not in events
+"""
+    pytester.makeconftest(
+        """
+        events = []
+
+        def pytest_unconfigure():
+            print("EVENTS", sorted(events))
+        """
+    )
+    pytester.makepyfile(test_one=body, test_two=body)
+    for seed in ("1", "2", "3"):
+        result = pytester.runpytest_subprocess("-p", "randomly", "-p", f"randomly", f"--randomly-seed={seed}", "-s")
+        result.assert_outcomes(passed=12)
+        (line,) = [line for line in result.outlines if "EVENTS" in line]
+        assert line.split("EVENTS ", 1)[1] == str(
+            sorted([("setup", "test_one"), ("teardown", "test_one"), ("setup", "test_two"), ("teardown", "test_two")])
+        )
+
+
+def test_junitxml_has_one_testcase_per_test_with_its_time_and_output(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(5))
+        async def test_n(n):
+            print(f"output of {n}")
+            await asyncio.sleep(0.2 * (n + 1))
+        """
+    )
+    pytester.runpytest("--junitxml=out.xml", "-o", "junit_logging=system-out").assert_outcomes(passed=5)
+    cases = list(ET.parse(pytester.path / "out.xml").iter("testcase"))
+    assert sorted(case.get("name") for case in cases) == [f"test_n[{n}]" for n in range(5)]
+    for case in cases:
+        n = int(case.get("name")[-2])
+        assert 0.2 * (n + 1) - 0.05 < float(case.get("time")) < 0.2 * (n + 1) + 1.0
+        output = case.find("system-out").text
+        assert [line for line in output.splitlines() if line.startswith("output of")] == [f"output of {n}"]
+
+
+def test_uvloop_through_the_loop_factory_option(pytester):
+    pytest.importorskip("uvloop")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_on_uvloop():
+            assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        """
+    )
+    pytester.makeini("[pytest]\nasyncio_loop_factory = uvloop.new_event_loop\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("value", ["no_such_module.loop", "asyncio.no_such_factory", "asyncio.events"])
+def test_bad_loop_factory_is_a_usage_error(pytester, value):
+    pytester.makeini(f"[pytest]\nasyncio_loop_factory = {value}\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*ini option asyncio_loop_factory: *{value}*"])
