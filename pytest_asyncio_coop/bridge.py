@@ -47,11 +47,13 @@ def current_runner() -> TaskRunner | None:
     return current.runner if isinstance(current, BridgeGreenlet) else None
 
 
-def await_only(awaitable: Awaitable[T]) -> T:
+def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | None = None) -> T:
     """Await ``awaitable`` from synchronous code inside a cooperative test.
 
     Other tests run while it waits. The result is returned, or the exception
-    raised, right here.
+    raised, right here. ``owner`` is what holds the frames to show when the
+    test times out meanwhile (an async generator, for its ``__anext__()``);
+    ``label`` says what it is ("fixture 'db'").
     """
     __tracebackhide__ = True
     current = greenlet.getcurrent()
@@ -64,7 +66,7 @@ def await_only(awaitable: Awaitable[T]) -> T:
         )
     runner = current.runner
     it = awaitable.__await__()
-    runner.awaiting.append(awaitable)
+    runner.awaiting.append((awaitable if owner is None else owner, label))
     try:
         value: Any = None
         exc: BaseException | None = None

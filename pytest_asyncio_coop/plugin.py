@@ -194,6 +194,37 @@ def is_cooperative(item: pytest.Item) -> bool:
     return isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
 
 
+def marker_options(item: pytest.Item) -> dict[str, object]:
+    """The keyword arguments of the item's ``asyncio_cooperative`` markers,
+    the closest (function, then class, then module) winning."""
+    options: dict[str, object] = {}
+    for mark in reversed(list(item.iter_markers(MARKER))):
+        options.update(mark.kwargs)
+    return options
+
+
+def _check_marker(item: pytest.Item) -> None:
+    timeout = marker_options(item).get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")
+    ):
+        raise pytest.Collector.CollectError(
+            f"{item.nodeid}: asyncio_cooperative(timeout={timeout!r}): the timeout must be a "
+            "positive number of seconds"
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):  # noqa: ANN201
+    """Check the marker's arguments as tests are made: a bad one is a
+    collection error that names the test."""
+    result = yield
+    for item in result if isinstance(result, list) else [result]:
+        if isinstance(item, pytest.Function) and is_cooperative(item):
+            _check_marker(item)
+    return result
+
+
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     """The first, failed run of a ``flakey`` test that was run again."""
     if report.outcome == "rerun":

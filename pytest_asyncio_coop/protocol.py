@@ -39,7 +39,7 @@ def _await_coroutine_fixture(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def fixture(*args: Any, **kwargs: Any) -> Any:
         _require_cooperative(func)
-        return await_only(func(*args, **kwargs))
+        return await_only(func(*args, **kwargs), label=f"fixture {func.__name__!r}")
 
     return fixture
 
@@ -49,13 +49,14 @@ def _await_asyncgen_fixture(func: Callable[..., Any]) -> Callable[..., Generator
     def fixture(*args: Any, **kwargs: Any) -> Generator[Any, None, None]:
         _require_cooperative(func)
         generator = func(*args, **kwargs)
+        label = f"fixture {func.__name__!r}"
         try:
-            value = await_only(generator.__anext__())
+            value = await_only(generator.__anext__(), owner=generator, label=label)
         except StopAsyncIteration:
             return  # pytest reports "did not yield a value"
         yield value
         try:
-            await_only(generator.__anext__())
+            await_only(generator.__anext__(), owner=generator, label=label)
         except StopAsyncIteration:
             return
         _more_than_one_yield(func)

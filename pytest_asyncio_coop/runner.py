@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 
 
 def _await_stack(awaitable: object) -> list[traceback.FrameSummary]:
+    """The frames of a coroutine (or async generator) chain, outermost first."""
     frames = []
     while awaitable is not None:
-        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        frame = next((getattr(awaitable, a) for a in ("cr_frame", "ag_frame", "gi_frame") if getattr(awaitable, a, None)), None)
         if frame is None:
             break
         frames.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
-        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+        awaitable = next(
+            (getattr(awaitable, a) for a in ("cr_await", "ag_await", "gi_yieldfrom") if getattr(awaitable, a, None)), None
+        )
     return frames
 
 
@@ -50,8 +53,11 @@ class TaskRunner:
         self.output = TaskOutput()
         self.log_handlers: list[logging.Handler] = []  # caplog's, the report's
         self.logging = False  # set while one of its phases runs
-        #: what await_only is stepping in the greenlet, outermost first
-        self.awaiting: list[object] = []
+        #: what await_only is stepping in the greenlet, outermost first, with
+        #: what it is ("fixture 'db'"; None for the test itself)
+        self.awaiting: list[tuple[object, str | None]] = []
+        # what the test was waiting in when its deadline passed
+        self._timed_out_in: str | None = None
         # set when the deadline passed and the cancellation is still in flight
         self._timing_out = False
         self._timer: asyncio.TimerHandle | None = None
@@ -66,7 +72,7 @@ class TaskRunner:
         #: set when the run stops (-x, Ctrl-C) while this task runs: it is
         #: cancelled, its teardown runs, and it is not counted
         self.stopped = False
-        task._stack_source = lambda: _await_stack(self.awaiting[0] if self.awaiting else None)
+        task._stack_source = lambda: _await_stack(self.awaiting[0][0] if self.awaiting else None)
 
     async def run(self) -> None:
         current_task_runner.set(self)
@@ -134,6 +140,8 @@ class TaskRunner:
             return
         self.task.state = TaskState.TIMED_OUT
         self._timing_out = True
+        label = self.awaiting[0][1] if self.awaiting else None
+        self._timed_out_in = f"{label} at {self.phase}" if label else f"the test's {self.phase}"
         assert self.aio_task is not None
         self.aio_task.cancel()
 
@@ -156,7 +164,13 @@ class TaskRunner:
         if hasattr(self.aio_task, "uncancel"):
             self.aio_task.uncancel()
         timeout = self.task.timeout
-        error = TaskTimeout(f"timed out after {float(timeout)} s (asyncio_task_timeout = {timeout:g})")
+        source = "timeout on the marker" if "timeout" in self.task.options else "asyncio_task_timeout"
+        message = f"timed out after {float(timeout)} s ({source} = {timeout:g}), waiting in {self._timed_out_in}"
+        if self.task.timeout_stack:
+            message += "\nawait stack at the timeout, outermost first:\n" + "".join(
+                f"  {frame.filename}:{frame.lineno} in {frame.name}\n" for frame in self.task.timeout_stack
+            )
+        error = TaskTimeout(message.rstrip())
         # Teardown still runs, uncancelled, but is bounded by a fresh deadline.
         self._arm(asyncio.get_running_loop().time() + timeout)
         if exc is not None:

@@ -22,6 +22,7 @@ from .capture import OutputRouting
 from .concurrency import FixtureInstances
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task
+from .plugin import marker_options
 from .runner import TaskRunner
 
 if TYPE_CHECKING:
@@ -79,8 +80,8 @@ class Scheduler:
 
     @staticmethod
     def _new_task(item: pytest.Item, timeout: float, now: float) -> Task:
-        marker = item.get_closest_marker("asyncio_cooperative")
-        return Task(item=item, nodeid=item.nodeid, timeout=timeout, queued_at=now, options=dict(marker.kwargs) if marker else {})
+        options = marker_options(item)
+        return Task(item=item, nodeid=item.nodeid, timeout=options.get("timeout", timeout), queued_at=now, options=options)
 
     @staticmethod
     def _report_teardown_errors(item: pytest.Item, failures: list[HookFailure]) -> None:

@@ -4,6 +4,8 @@ teardown still runs, and that waiting costs no CPU."""
 import resource
 import time
 
+import pytest
+
 
 HANGING = """
 import asyncio
@@ -35,7 +37,10 @@ def test_timed_out_test_fails_and_its_teardown_completes(pytester):
         [
             "*_ test_hangs _*",
             ">       await asyncio.sleep(30)",
-            "*TaskTimeout: timed out after 1.0 s (asyncio_task_timeout = 1)",
+            "*TaskTimeout: timed out after 1.0 s (asyncio_task_timeout = 1), waiting in the test's call",
+            "*await stack at the timeout, outermost first:",
+            "*test_timed_out_test_fails_and_its_teardown_completes.py:* in test_hangs",
+            "*asyncio?tasks.py:* in sleep",
         ]
     )
 
@@ -104,7 +109,14 @@ def test_timeout_in_async_fixture_setup_is_a_setup_error(pytester):
     )
     result = pytester.runpytest("--asyncio-task-timeout", "0.5")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at setup of test_needs_it*", "*timed out after 0.5 s*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_needs_it*",
+            "*timed out after 0.5 s (asyncio_task_timeout = 0.5), waiting in fixture 'never_ready' at setup",
+            "*await stack at the timeout, outermost first:",
+            "*test_timeout_in_async_fixture_setup_is_a_setup_error.py:6 in never_ready",
+        ]
+    )
 
 
 def test_hanging_teardown_is_bounded_too(pytester):
@@ -127,7 +139,12 @@ def test_hanging_teardown_is_bounded_too(pytester):
     result = pytester.runpytest("--asyncio-task-timeout", "0.5")
     assert time.monotonic() - start < 10
     result.assert_outcomes(failed=1, errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at teardown of test_hangs_then_teardown_hangs*", "*timed out after 0.5 s*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_hangs_then_teardown_hangs*",
+            "*timed out after 0.5 s (asyncio_task_timeout = 0.5), waiting in fixture 'stuck_teardown' at teardown",
+        ]
+    )
 
 
 def test_test_that_swallows_the_cancellation_still_times_out(pytester):
@@ -170,3 +187,51 @@ def test_sleeping_suite_does_not_busy_wait(pytester):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert wall >= 3
     assert cpu < wall / 2, (cpu, wall)
+
+
+def test_per_test_timeout_on_the_marker(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def helper():
+            await asyncio.sleep(5)
+
+        @pytest.mark.asyncio_cooperative(timeout=0.3)
+        async def test_short_leash():
+            await helper()
+
+        @pytest.mark.asyncio_cooperative
+        async def test_uses_the_option():
+            await asyncio.sleep(0.6)
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "5")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*TaskTimeout: timed out after 0.3 s (timeout on the marker = 0.3), waiting in the test's call",
+            "*await stack at the timeout, outermost first:",
+            "*test_per_test_timeout_on_the_marker.py:9 in test_short_leash",
+            "*test_per_test_timeout_on_the_marker.py:5 in helper",
+        ]
+    )
+
+
+@pytest.mark.parametrize("value", ["'soon'", "0", "-1", "True", "float('inf')"])
+def test_bad_timeout_on_the_marker_is_a_collection_error_naming_the_test(pytester, value):
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout={value})
+        async def test_bad():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR collecting*", "*::test_bad: asyncio_cooperative(timeout=*): the timeout must be a positive number of seconds"]
+    )
