@@ -20,6 +20,9 @@ _EXPORTS = {
     "TimeoutAction": "models",
     "HookFailure": "manager",
     "TaskTimeout": "runner",
+    "LoopBlocked": "diagnostics",
+    "TaskLeak": "diagnostics",
+    "TaskLeakWarning": "diagnostics",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from .lock import Lock
     from .manager import HookFailure
     from .models import Admission, LockInfo, Settings, Task, TaskState, TimeoutAction
+    from .diagnostics import LoopBlocked, TaskLeak, TaskLeakWarning
     from .runner import TaskTimeout
 
 

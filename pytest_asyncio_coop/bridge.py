@@ -41,6 +41,13 @@ current_task_runner: contextvars.ContextVar[TaskRunner | None] = contextvars.Con
 )
 
 
+#: the runner of the test that owns the tasks created now; None inside a
+#: shared fixture, whose tasks may outlive the test that set it up
+task_owner: contextvars.ContextVar[TaskRunner | None] = contextvars.ContextVar(
+    "pytest_asyncio_coop_task_owner", default=None
+)
+
+
 def current_runner() -> TaskRunner | None:
     """The runner whose greenlet is executing now, if any."""
     current = greenlet.getcurrent()

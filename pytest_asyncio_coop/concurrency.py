@@ -23,7 +23,7 @@ import greenlet
 import pytest
 
 from . import _pytest_compat as compat
-from .bridge import BridgeGreenlet, await_only, current_runner
+from .bridge import BridgeGreenlet, await_only, current_runner, task_owner
 from .plugin import is_cooperative
 from .protocol import OutsideCooperativeTest, pytest_asyncio_runs, synchronous_twin
 
@@ -112,6 +112,7 @@ class _SharedFixtureDef:
             else:
                 self.func = self._coop_instances.function_for(self._coop_origin, current_runner() is not None)
                 context = contextvars.copy_context()
+                context.run(task_owner.set, None)  # its tasks may outlive this test
                 before = dict(context)
                 try:
                     value = _run_in(context, super().execute, request)  # type: ignore[misc]

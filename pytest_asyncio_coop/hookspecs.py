@@ -14,6 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import asyncio
+    import traceback
 
     from .models import Admission, LockInfo, Settings, Task, TimeoutAction
 
@@ -86,6 +87,22 @@ def on_lock_release(lock: LockInfo, task: Task | None) -> None:
 
     :param lock: the lock's state just after it was released.
     :param task: the task that released it, or None outside a cooperative test.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def on_loop_blocked(task: Task, duration: float, location: traceback.FrameSummary | None) -> None:
+    """A test's code held the event loop longer than ``asyncio_block_threshold``.
+
+    Every other test waited meanwhile. Called once per such stretch of code,
+    after it ends; the terminal summary lists the worst ones anyway.
+
+    :param task: the test that held the loop.
+    :param duration: how long it held it, in seconds.
+    :param location: where the watchdog saw it while it held the loop, or None
+        if the stretch ended before the watchdog looked.
 
     .. versionadded:: 0.1
     """

@@ -45,6 +45,13 @@ class Settings:
     #: dotted path of the event loop factory (ini ``asyncio_loop_factory``);
     #: None for asyncio's default loop
     loop_factory: str | None = None
+    #: seconds a test's code may hold the loop before it counts as a block
+    #: (``--asyncio-block-threshold``)
+    block_threshold: float = attrs.field(default=0.25, validator=_positive_finite)
+    #: "report" a block, or make it an "error" of the test (``--asyncio-blocking``)
+    blocking: str = attrs.field(default="report", validator=attrs.validators.in_(("report", "error")))
+    #: tasks a test leaves pending: "warn", "error" or "ignore" (``--asyncio-leaks``)
+    leaks: str = attrs.field(default="warn", validator=attrs.validators.in_(("warn", "error", "ignore")))
 
 
 @attrs.define(eq=False)

@@ -20,6 +20,8 @@ MARKER = "asyncio_cooperative"
 _SETTINGS = pytest.StashKey["Settings"]()
 #: (tests, wall seconds, sum of their durations) of the cooperative phase
 SUMMARY = pytest.StashKey["tuple[int, float, float]"]()
+#: lines of the "tests that blocked the event loop" summary section
+BLOCKS = pytest.StashKey["list[str]"]()
 
 
 def _whole_number(text: str) -> int:
@@ -40,6 +42,15 @@ def _seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise ValueError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return convert
 
 
 def _argtype(convert: Callable[[str], object]) -> Callable[[str], object]:
@@ -69,7 +80,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seconds a cooperative test may run once started (default: ini asyncio_task_timeout, 600)",
     )
+    group.addoption(
+        "--asyncio-block-threshold",
+        dest="asyncio_block_threshold",
+        type=_argtype(_seconds),
+        default=None,
+        help="seconds a cooperative test's code may hold the event loop before it counts as blocking "
+        "it (default: ini asyncio_block_threshold, 0.25)",
+    )
+    group.addoption(
+        "--asyncio-blocking",
+        dest="asyncio_blocking",
+        choices=("report", "error"),
+        default=None,
+        help="report tests that block the event loop, or make each block an error of the test "
+        "(default: ini asyncio_blocking, report)",
+    )
+    group.addoption(
+        "--asyncio-leaks",
+        dest="asyncio_leaks",
+        choices=("warn", "error", "ignore"),
+        default=None,
+        help="what to do about tasks a cooperative test leaves pending (they are cancelled): "
+        "warn, error or ignore (default: ini asyncio_leaks, warn)",
+    )
     parser.addini("max_asyncio_tasks", "how many cooperative tests may run at once", default="100")
+    parser.addini("asyncio_block_threshold", "seconds a test may hold the event loop", default="0.25")
+    parser.addini("asyncio_blocking", "report or error: what a test that blocks the loop gets", default="report")
+    parser.addini("asyncio_leaks", "warn, error or ignore: tasks a test leaves pending", default="warn")
     parser.addini(
         "asyncio_loop_factory",
         "dotted path of a callable that makes the event loop, e.g. uvloop.new_event_loop (default: asyncio's)",
@@ -126,6 +164,9 @@ def pytest_configure(config: pytest.Config) -> None:
         max_tasks=_setting(config, "max_asyncio_tasks", _whole_number),
         task_timeout=_setting(config, "asyncio_task_timeout", _seconds),
         loop_factory=_loop_factory(str(config.getini("asyncio_loop_factory")).strip()),
+        block_threshold=_setting(config, "asyncio_block_threshold", _seconds),
+        blocking=_setting(config, "asyncio_blocking", _choice("report", "error")),
+        leaks=_setting(config, "asyncio_leaks", _choice("warn", "error", "ignore")),
     )
     if hasattr(config, "workerinput"):
         # A pytest-xdist worker: its own loop hands items over one at a time.
@@ -233,6 +274,11 @@ def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    blocks = terminalreporter.config.stash.get(BLOCKS, None)
+    if blocks:
+        terminalreporter.write_sep("=", "tests that blocked the event loop")
+        for line in blocks:
+            terminalreporter.write_line(line)
     summary = terminalreporter.config.stash.get(SUMMARY, None)
     if summary is not None and summary[0]:
         tests, wall, total = summary

@@ -11,12 +11,17 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from typing import Any, Callable, Generator
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import pytest
 
 from . import _pytest_compat as compat
 from .bridge import await_only, current_runner
+from .diagnostics import TaskLeak, TaskLeakWarning, pending_leaks
+
+if TYPE_CHECKING:
+    from .runner import TaskRunner
 
 
 class OutsideCooperativeTest(pytest.fail.Exception):  # type: ignore[name-defined,misc]
@@ -173,5 +178,24 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
-        if runner is not None and runner.teardown_failures:
-            raise runner.teardown_failures.pop(0)
+        if runner is not None:
+            runner.checkpoint()  # a block in the test's last stretch counts too
+            _report_leaks(runner)
+            if runner.teardown_failures:
+                raise runner.teardown_failures.pop(0)
+
+
+def _report_leaks(runner: TaskRunner) -> None:
+    """Tasks the test left pending, after its teardown: cancelled, and a
+    warning of the test (or an error, or nothing: ``--asyncio-leaks``)."""
+    leaks = pending_leaks(runner)
+    mode = runner.scheduler.settings.leaks
+    if leaks is None or mode == "ignore":
+        return
+    message, made_at = leaks
+    if mode == "error":
+        runner.teardown_failures.append(TaskLeak(message))
+    elif made_at is not None:
+        warnings.warn_explicit(TaskLeakWarning(message), TaskLeakWarning, made_at.filename, made_at.lineno or 0)
+    else:
+        warnings.warn(TaskLeakWarning(message), stacklevel=1)

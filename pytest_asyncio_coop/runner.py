@@ -9,7 +9,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import isolation
-from .bridge import current_task_runner, run_in_greenlet
+from .bridge import current_task_runner, run_in_greenlet, task_owner
 from .capture import TaskOutput
 from .manager import HookFailure
 from .models import Task, TaskState, TimeoutAction
@@ -64,9 +64,12 @@ class TaskRunner:
         self.aio_task: asyncio.Task[None] | None = None
         # log hook calls made by the protocol, replayed when the item is done (hazard 6)
         self.logs: list[tuple[Any, ...]] = []
-        # failures of third-party hooks, raised in the test's setup or teardown
-        self.setup_failures: list[HookFailure] = []
-        self.teardown_failures: list[HookFailure] = []
+        # failures of third-party hooks (and blocks, with --asyncio-blocking=error),
+        # raised in the test's setup or teardown
+        self.setup_failures: list[Exception] = []
+        self.teardown_failures: list[Exception] = []
+        #: tasks the test created, and where (diagnostics.task_factory)
+        self.spawned: list[tuple[asyncio.Future[Any], traceback.FrameSummary | None]] = []
         #: "setup", "call" or "teardown": the protocol phase under way
         self.phase = "setup"
         #: set when the run stops (-x, Ctrl-C) while this task runs: it is
@@ -76,6 +79,7 @@ class TaskRunner:
 
     async def run(self) -> None:
         current_task_runner.set(self)
+        task_owner.set(self)
         loop = asyncio.get_running_loop()
         task = self.task
         task.state = TaskState.RUNNING
@@ -149,9 +153,18 @@ class TaskRunner:
 
     def resume(self) -> None:
         self.globals.enter()
+        self.scheduler.watchdog.step_begins(self)
 
     def suspend(self) -> None:
+        self.scheduler.watchdog.step_ends(self)
         self.globals.leave()
+
+    def checkpoint(self) -> None:
+        """End the current step of the test's code here (it goes on running),
+        so that a block in it is seen now."""
+        watchdog = self.scheduler.watchdog
+        watchdog.step_ends(self)
+        watchdog.step_begins(self)
 
     def check_timeout(self, exc: BaseException | None) -> None:
         """Called as an awaitable stepped by ``await_only`` ends: if the deadline

@@ -20,6 +20,7 @@ import pytest
 from .bridge import current_task_runner
 from .capture import OutputRouting
 from .concurrency import FixtureInstances
+from .diagnostics import LoopBlocked, Watchdog, where
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task
 from .plugin import marker_options
@@ -55,6 +56,10 @@ class Scheduler:
         self.session_failure: HookFailure | None = None
         # [tests run, first start, last end, sum of their durations]
         self.stats: list[float] = [0, float("inf"), 0.0, 0.0]
+        #: times the steps of tests' code (diagnostics)
+        self.watchdog = Watchdog(settings.block_threshold, self._loop_blocked)
+        # node id -> [longest block, total blocked, where the longest was]
+        self.blocks: dict[str, list[Any]] = {}
 
     async def run(self) -> None:
         """Wait until every task added is done and no more will come."""
@@ -82,6 +87,29 @@ class Scheduler:
     def _new_task(item: pytest.Item, timeout: float, now: float) -> Task:
         options = marker_options(item)
         return Task(item=item, nodeid=item.nodeid, timeout=options.get("timeout", timeout), queued_at=now, options=options)
+
+    def _loop_blocked(self, runner: TaskRunner, duration: float, location: traceback.FrameSummary | None) -> None:
+        record = self.blocks.setdefault(runner.task.nodeid, [0.0, 0.0, None])
+        if duration > record[0]:
+            record[0], record[2] = duration, location or record[2]
+        record[1] += duration
+        runner.call_hook(
+            runner.hooks.on_loop_blocked, runner.teardown_failures, task=runner.task, duration=duration, location=location
+        )
+        if self.settings.blocking == "error":
+            runner.teardown_failures.append(
+                LoopBlocked(
+                    f"held the event loop for {duration:.2f} s (asyncio_block_threshold = "
+                    f"{self.settings.block_threshold:g}) at {where(location)}"
+                )
+            )
+
+    def blocked_lines(self) -> list[str]:
+        """The summary section's lines, worst first."""
+        return [
+            f"{nodeid}: longest {longest:.2f} s, {total:.2f} s in all, at {where(location)}"
+            for nodeid, (longest, total, location) in sorted(self.blocks.items(), key=lambda kv: -kv[1][0])
+        ]
 
     @staticmethod
     def _report_teardown_errors(item: pytest.Item, failures: list[HookFailure]) -> None:

@@ -20,7 +20,8 @@ from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure, Manager
 from .models import Settings
-from .plugin import SUMMARY
+from .diagnostics import task_factory
+from .plugin import BLOCKS, SUMMARY
 from .scheduler import Scheduler, _active
 
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
@@ -121,9 +122,11 @@ class CooperativeRun:
             )
             loop = asyncio.new_event_loop()
         self.loop = loop
+        loop.set_task_factory(task_factory(loop.get_task_factory()))
         _active["scheduler"] = self.scheduler
         isolation.begin()
         self._routing.start()
+        self.scheduler.watchdog.start()
         self._main = loop.create_task(self.scheduler.run())
 
     def _run(self, awaitable: Any) -> None:
@@ -150,13 +153,16 @@ class CooperativeRun:
                 loop.run_until_complete(self._teardown_rest())
             stats = self.scheduler.stats
             self.session.config.stash[SUMMARY] = (int(stats[0]), max(0.0, stats[2] - stats[1]), stats[3])
+            self.session.config.stash[BLOCKS] = self.scheduler.blocked_lines()
             if self.scheduler.fatal is not None:
                 raise self.scheduler.fatal
         finally:
+            self.scheduler.watchdog.stop()
             self._routing.stop()
             _active.clear()
             self._executor.restore()
             try:
+                _cancel_the_rest(loop)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
@@ -170,6 +176,16 @@ class CooperativeRun:
             self.session.config.issue_config_time_warning(
                 pytest.PytestWarning(f"tearing down after the run was interrupted failed: {exc!r}"), stacklevel=2
             )
+
+
+def _cancel_the_rest(loop: asyncio.AbstractEventLoop) -> None:
+    """Tasks still pending (a leak, or left by a shared fixture) end before the
+    loop closes, so none is destroyed pending."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def run_session(session: pytest.Session, cooperative: list[pytest.Item], settings: Settings) -> bool:

@@ -183,6 +183,42 @@ def on_lock_release(lock, task):
     assert hook_lines(result) == ["acquire db True True test_user", "release db False None test_user"]
 
 
+def test_hook_on_loop_blocked(pytester):
+    pytester.makeconftest(
+        REPORTER
+        + """
+from pytest_asyncio_coop import hookimpl
+
+@hookimpl
+def on_loop_blocked(task, duration, location):
+    lines.append(f"blocked {task.item.name} {duration > 0.25} {location.name if location else None}")
+"""
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        def busy():
+            time.sleep(0.5)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_blocks():
+            await asyncio.sleep(0.01)
+            busy()
+            await asyncio.sleep(0.01)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_polite():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    assert hook_lines(result) == ["blocked test_blocks True busy"]
+
+
 def test_hook_make_event_loop(pytester):
     pytester.makeconftest(
         """
@@ -446,6 +482,7 @@ FAULTY = {
     "on_task_timeout": ("def on_task_timeout(task):", "teardown", "test_target"),
     "on_lock_acquire": ("def on_lock_acquire(lock, task):", "teardown", "test_target"),
     "on_lock_release": ("def on_lock_release(lock, task):", "teardown", "test_target"),
+    "on_loop_blocked": ("def on_loop_blocked(task, duration, location):", "teardown", "test_target"),
     "admit_task": ("def admit_task(task, running, settings):", "setup", "test_target"),
     "make_event_loop": ("def make_event_loop(settings):", "setup", "all"),
     "order_tasks": ("def order_tasks(tasks, settings):", "setup", "all"),
@@ -469,6 +506,7 @@ def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook
     pytester.makepyfile(
         """
         import asyncio
+        import time
         import pytest
         from pytest_asyncio_coop import Lock
 
@@ -478,6 +516,7 @@ def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook
         async def test_target():
             async with lock:
                 await asyncio.sleep(0.3)
+            time.sleep(0.3)  # blocks the loop
 
         @pytest.mark.asyncio_cooperative
         async def test_bystander():
@@ -541,6 +580,7 @@ def test_readme_hook_examples_run(pytester, example):
     pytester.makepyfile(
         """
         import asyncio
+        import time
         import pytest
         from pytest_asyncio_coop import Lock
 

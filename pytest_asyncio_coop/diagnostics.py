@@ -1,0 +1,170 @@
+"""Diagnostics of concurrent tests: who blocked the loop, and which tasks a
+test left pending.
+
+* Every stretch of a test's own code between two waits (a step) is timed. A
+  step longer than ``asyncio_block_threshold`` is a block: it is recorded,
+  passed to the ``on_loop_blocked`` hook, listed in the terminal summary, and
+  with ``--asyncio-blocking=error`` it is an error of the test. A watchdog
+  thread samples where a long step is; a step that outlasts the test's
+  timeout by a grace period (a sync infinite loop) ends the run.
+* Tasks a test creates are tracked by a task factory; those still pending
+  after its teardown are reported (``--asyncio-leaks``) and cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Callable
+
+from .bridge import await_only, task_owner
+
+if TYPE_CHECKING:
+    from .runner import TaskRunner
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# frames from these are not where a test blocked or made a task
+_NOT_USER_CODE = (_HERE, os.path.dirname(asyncio.__file__), os.path.dirname(threading.__file__))
+
+
+class LoopBlocked(Exception):
+    """A cooperative test held the event loop longer than the threshold."""
+
+
+class TaskLeak(Exception):
+    """A cooperative test left tasks pending (``--asyncio-leaks=error``)."""
+
+
+class TaskLeakWarning(UserWarning):
+    """A cooperative test left tasks pending; they were cancelled."""
+
+
+for _cls in (LoopBlocked, TaskLeak, TaskLeakWarning):
+    _cls.__module__ = "pytest_asyncio_coop"
+
+
+def user_frame(frame: Any) -> traceback.FrameSummary | None:
+    """The innermost frame of ``frame``'s stack that is the test's own code."""
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_NOT_USER_CODE) and "/_pytest/" not in frame.f_code.co_filename \
+                and "/pluggy/" not in frame.f_code.co_filename:
+            return traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
+
+
+def where(location: traceback.FrameSummary | None) -> str:
+    return f"{location.filename}:{location.lineno} in {location.name}" if location else "an unknown place"
+
+
+def task_factory(previous: Callable[..., Any] | None) -> Callable[..., Any]:
+    """A loop task factory that notes, for each task a test creates, where."""
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        task = previous(loop, coro, **kwargs) if previous else asyncio.Task(coro, loop=loop, **kwargs)
+        owner = task_owner.get()
+        if owner is not None:
+            owner.spawned.append((task, user_frame(sys._getframe(1))))
+        return task
+
+    return factory
+
+
+def pending_leaks(runner: TaskRunner) -> tuple[str, traceback.FrameSummary | None] | None:
+    """Cancel the tasks the test left pending; say which they were, and where
+    the first was made. Runs in the test's greenlet, after its teardown."""
+    if any(not task.done() for task, _ in runner.spawned):
+        await_only(asyncio.sleep(0))  # tasks the test just cancelled finish now
+    leaked = [(task, made_at) for task, made_at in runner.spawned if not task.done()]
+    runner.spawned.clear()
+    if not leaked:
+        return None
+    for task, _ in leaked:
+        task.cancel()
+    listed = "; ".join(f"coroutine {_coro_name(task)} created at {where(made_at)}" for task, made_at in leaked)
+    return f"{runner.task.nodeid} left {len(leaked)} task(s) pending, now cancelled: {listed}", leaked[0][1]
+
+
+def _coro_name(task: Any) -> str:
+    coro = task.get_coro() if hasattr(task, "get_coro") else None
+    return getattr(coro, "__qualname__", repr(coro))
+
+
+class Watchdog:
+    """Times the steps of the tests' code; a thread samples long ones."""
+
+    def __init__(self, threshold: float, report: Callable[[TaskRunner, float, traceback.FrameSummary | None], None]) -> None:
+        self.threshold = threshold
+        self._report = report
+        # (runner, when its current step began), while a test's code runs
+        self._current: tuple[TaskRunner, float] | None = None
+        # where the running step was seen by the thread, and for which step
+        self._sampled: tuple[float, traceback.FrameSummary | None] | None = None
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pytest-asyncio-coop watchdog", daemon=True)
+        self._ended = False
+        # the terminal's stderr, made now, while pytest's capture is suspended:
+        # later fd 2 may be a capture file
+        self._stderr = os.dup(2)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        os.close(self._stderr)
+
+    def step_begins(self, runner: TaskRunner) -> None:
+        self._current = (runner, time.perf_counter())
+
+    def step_ends(self, runner: TaskRunner) -> None:
+        current, self._current = self._current, None
+        if current is None or current[0] is not runner:
+            return
+        duration = time.perf_counter() - current[1]
+        if duration > self.threshold:
+            sampled = self._sampled
+            location = sampled[1] if sampled is not None and sampled[0] == current[1] else None
+            self._report(runner, duration, location)
+
+    def _watch(self) -> None:
+        # Often enough to see a block before it ends; idle while steps are short.
+        interval = max(0.01, self.threshold / 4)
+        while not self._stop.wait(interval):
+            current = self._current
+            if current is None:
+                continue
+            runner, began = current
+            held = time.perf_counter() - began
+            if held <= interval:
+                continue
+            frame = sys._current_frames().get(self._main)
+            self._sampled = (began, user_frame(frame))
+            limit = runner.task.timeout + max(1.0, runner.task.timeout)
+            if held > limit and not self._ended:
+                self._end_run(runner, held, frame)
+
+    def _end_run(self, runner: TaskRunner, held: float, frame: Any) -> None:
+        """A test that never yields cannot be cancelled: stop the run, loudly."""
+        self._ended = True
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(unknown)\n"
+        self._say(
+            f"\npytest-asyncio-coop: {runner.task.nodeid} has held the event loop for {held:.1f} s without "
+            f"yielding, past its timeout of {runner.task.timeout:g} s and a grace period; it cannot be "
+            f"cancelled, so the run ends here. It is at:\n{stack}"
+        )
+        os.kill(os.getpid(), signal.SIGINT)
+        if not self._stop.wait(10):
+            self._say("pytest-asyncio-coop: the test did not stop; exiting.\n")
+            os._exit(3)
+
+    def _say(self, text: str) -> None:
+        os.write(self._stderr, text.encode(errors="replace"))

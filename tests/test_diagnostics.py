@@ -1,0 +1,175 @@
+"""Diagnostics: tests that block the event loop (summary, strict mode, a
+test that never yields), and tasks a test leaves pending."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+BLOCKING = """
+import asyncio
+import time
+import pytest
+
+def crunch(seconds):
+    time.sleep(seconds)  # holds the loop
+
+@pytest.mark.asyncio_cooperative
+async def test_blocks_twice():
+    await asyncio.sleep(0.01)
+    crunch(0.4)
+    await asyncio.sleep(0.01)
+    crunch(0.3)
+
+@pytest.mark.asyncio_cooperative
+async def test_polite():
+    for _ in range(10):
+        await asyncio.sleep(0.05)
+"""
+
+
+def test_blocking_tests_are_listed_in_the_summary(pytester):
+    pytester.makepyfile(BLOCKING)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= tests that blocked the event loop =*",
+            "test_blocking_tests_are_listed_in_the_summary.py::test_blocks_twice: longest 0.4? s, 0.7? s in all, "
+            "at *test_blocking_tests_are_listed_in_the_summary.py:6 in crunch",
+        ]
+    )
+    assert "test_polite:" not in result.stdout.str()
+
+
+def test_threshold_option_and_ini(pytester):
+    pytester.makepyfile(BLOCKING)
+    assert "tests that blocked" not in pytester.runpytest("--asyncio-block-threshold", "1").stdout.str()
+    pytester.makeini("[pytest]\nasyncio_block_threshold = 0.35\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*::test_blocks_twice: longest 0.4? s, 0.4? s in all, at *:6 in crunch"])
+
+
+def test_blocking_error_mode_fails_the_test(pytester):
+    pytester.makepyfile(BLOCKING)
+    result = pytester.runpytest("--asyncio-blocking=error")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_blocks_twice*",
+            "*LoopBlocked: held the event loop for 0.4? s (asyncio_block_threshold = 0.25) at *:6 in crunch",
+        ]
+    )
+
+
+@pytest.mark.parametrize("args", [["--asyncio-blocking=sometimes"], ["--asyncio-leaks=loud"], ["--asyncio-block-threshold=0"]])
+def test_bad_diagnostics_options_are_usage_errors(pytester, args):
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    option = args[0].split("=")[0]
+    result.stderr.fnmatch_lines([f"*argument {option}*"])
+
+
+def test_a_test_that_never_yields_ends_the_run_loudly(pytester):
+    pytester.makepyfile(
+        """
+        import pathlib
+        import pytest
+
+        @pytest.fixture
+        async def marks_teardown():
+            yield
+            pathlib.Path("teardown-ran").touch()
+
+        @pytest.mark.asyncio_cooperative(timeout=0.5)
+        async def test_spins(marks_teardown):
+            while True:
+                pass
+        """
+    )
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert time.monotonic() - start < 20
+    assert proc.returncode != 0
+    assert "test_spins has held the event loop for" in proc.stderr
+    assert "cannot be cancelled, so the run ends here" in proc.stderr
+    assert "in test_spins" in proc.stderr  # where it spins
+    assert "KeyboardInterrupt" in proc.stdout
+    assert (pytester.path / "teardown-ran").exists()
+
+
+LEAKY = """
+import asyncio
+import pytest
+
+async def forever():
+    await asyncio.sleep(3600)
+
+cancelled = []
+
+async def tracked():
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        cancelled.append(True)
+        raise
+
+@pytest.mark.asyncio_cooperative
+async def test_leaks():
+    asyncio.create_task(forever())
+    asyncio.ensure_future(tracked())
+    await asyncio.sleep(0.01)
+
+@pytest.mark.asyncio_cooperative
+async def test_tidy():
+    task = asyncio.create_task(forever())
+    await asyncio.sleep(0.01)
+    task.cancel()
+
+@pytest.fixture(scope="session")
+async def background_server():
+    task = asyncio.create_task(forever())  # lives as long as the session: not a leak
+    yield
+    task.cancel()
+
+@pytest.mark.asyncio_cooperative
+async def test_uses_server(background_server):
+    await asyncio.sleep(0.01)
+
+@pytest.mark.asyncio_cooperative
+async def test_zz_leaked_tasks_were_cancelled():
+    await asyncio.sleep(0.3)
+    assert cancelled == [True]
+"""
+
+
+def test_leaked_tasks_are_a_warning_of_the_test_and_are_cancelled(pytester):
+    pytester.makepyfile(LEAKY)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_leaks",
+            "*TaskLeakWarning: *::test_leaks left 2 task(s) pending, now cancelled: "
+            "coroutine forever created at *:18 in test_leaks; coroutine tracked created at *:19 in test_leaks",
+        ]
+    )
+    assert "Task was destroyed" not in result.stdout.str() + result.stderr.str()
+
+
+def test_leaks_error_and_ignore(pytester):
+    pytester.makepyfile(LEAKY)
+    result = pytester.runpytest("--asyncio-leaks=error")
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_leaks*", "*TaskLeak: *left 2 task(s) pending*"])
+    quiet = pytester.runpytest("-o", "asyncio_leaks=ignore")
+    quiet.assert_outcomes(passed=4)
+    assert "TaskLeak" not in quiet.stdout.str()
