@@ -105,6 +105,7 @@ def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
 
     The greenlet shares this Task's contextvars context (hazard 9).
     """
+    __tracebackhide__ = True
     parent = greenlet.getcurrent()
     child = BridgeGreenlet(fn, parent)
     child.runner = runner
