@@ -29,8 +29,12 @@ def make_event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
 
 @hookimpl(trylast=True)
 def order_tasks(tasks: Sequence[Task], settings: Settings) -> Sequence[Task]:
-    """Collection order."""
-    return tasks
+    """Longest first, by last run's durations, which shortens the run under a
+    cap; tests of unknown duration first of all. ``--asyncio-order=collection``
+    keeps collection order."""
+    if settings.order == "collection" or all(task.expected_duration is None for task in tasks):
+        return tasks
+    return sorted(tasks, key=lambda task: -(task.expected_duration if task.expected_duration is not None else float("inf")))
 
 
 @hookimpl(trylast=True)

@@ -52,6 +52,10 @@ class Settings:
     blocking: str = attrs.field(default="report", validator=attrs.validators.in_(("report", "error")))
     #: tasks a test leaves pending: "warn", "error" or "ignore" (``--asyncio-leaks``)
     leaks: str = attrs.field(default="warn", validator=attrs.validators.in_(("warn", "error", "ignore")))
+    #: admission order: "duration" (longest known first) or "collection" (``--asyncio-order``)
+    order: str = attrs.field(default="duration", validator=attrs.validators.in_(("duration", "collection")))
+    #: unmarked sync tests run "first", or "overlap" between cooperative steps (``--asyncio-sync-tests``)
+    sync_tests: str = attrs.field(default="first", validator=attrs.validators.in_(("first", "overlap")))
 
 
 @attrs.define(eq=False)
@@ -80,6 +84,8 @@ class Task:
     attempt: int = 1
     #: the keyword arguments of the item's ``asyncio_cooperative`` marker
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: seconds the test took last time (pytest's cache), if known
+    expected_duration: float | None = None
     #: where the test was waiting when its deadline passed (set by the default
     #: ``on_task_timeout``); empty until then
     timeout_stack: tuple[traceback.FrameSummary, ...] = ()

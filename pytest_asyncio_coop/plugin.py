@@ -104,7 +104,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="what to do about tasks a cooperative test leaves pending (they are cancelled): "
         "warn, error or ignore (default: ini asyncio_leaks, warn)",
     )
+    group.addoption(
+        "--asyncio-order",
+        dest="asyncio_order",
+        choices=("duration", "collection"),
+        default=None,
+        help="admit cooperative tests longest first by last run's durations, or in collection order "
+        "(default: ini asyncio_order, duration)",
+    )
+    group.addoption(
+        "--asyncio-sync-tests",
+        dest="asyncio_sync_tests",
+        choices=("first", "overlap"),
+        default=None,
+        help="run unmarked sync tests first, or on the loop between cooperative steps "
+        "(default: ini asyncio_sync_tests, first)",
+    )
     parser.addini("max_asyncio_tasks", "how many cooperative tests may run at once", default="100")
+    parser.addini("asyncio_order", "duration or collection: the order cooperative tests start in", default="duration")
+    parser.addini("asyncio_sync_tests", "first or overlap: when unmarked sync tests run", default="first")
     parser.addini("asyncio_block_threshold", "seconds a test may hold the event loop", default="0.25")
     parser.addini("asyncio_blocking", "report or error: what a test that blocks the loop gets", default="report")
     parser.addini("asyncio_leaks", "warn, error or ignore: tasks a test leaves pending", default="warn")
@@ -167,6 +185,8 @@ def pytest_configure(config: pytest.Config) -> None:
         block_threshold=_setting(config, "asyncio_block_threshold", _seconds),
         blocking=_setting(config, "asyncio_blocking", _choice("report", "error")),
         leaks=_setting(config, "asyncio_leaks", _choice("warn", "error", "ignore")),
+        order=_order(config),
+        sync_tests=_setting(config, "asyncio_sync_tests", _choice("first", "overlap")),
     )
     if hasattr(config, "workerinput"):
         # A pytest-xdist worker: its own loop hands items over one at a time.
@@ -212,6 +232,21 @@ def caplog(request: pytest.FixtureRequest):  # noqa: ANN201
     from .capture import caplog_fixture
 
     yield from caplog_fixture(request)
+
+
+def _order(config: pytest.Config) -> object:
+    """The admission order; an order the user asked pytest for wins."""
+    order = _setting(config, "asyncio_order", _choice("duration", "collection"))
+    reordered = any(config.getoption(name, False) for name in ("failedfirst", "newfirst", "stepwise")) or (
+        config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
+    )
+    return "collection" if reordered else order
+
+
+def _plain_sync_test(item: pytest.Item) -> bool:
+    import inspect
+
+    return isinstance(item, pytest.Function) and not inspect.iscoroutinefunction(item.obj)
 
 
 def _check_pytest_asyncio(config: pytest.Config, count: int) -> None:
@@ -300,6 +335,9 @@ def pytest_runtestloop(session: pytest.Session) -> object | None:
     if not cooperative:
         return None
     _check_pytest_asyncio(session.config, len(cooperative))
+    if settings(session.config).sync_tests == "overlap":
+        # Plain sync tests join the loop: each runs atomically between steps.
+        cooperative = [item for item in session.items if is_cooperative(item) or _plain_sync_test(item)]
     from .session import run_session
 
     return run_session(session, cooperative, settings(session.config))

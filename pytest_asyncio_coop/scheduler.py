@@ -23,7 +23,7 @@ from .concurrency import FixtureInstances
 from .diagnostics import LoopBlocked, Watchdog, where
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task
-from .plugin import marker_options
+from .plugin import is_cooperative, marker_options
 from .runner import TaskRunner
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class Scheduler:
         self.watchdog = Watchdog(settings.block_threshold, self._loop_blocked)
         # node id -> [longest block, total blocked, where the longest was]
         self.blocks: dict[str, list[Any]] = {}
+        #: durations of tests, from the last run and from this one
+        self.durations = Durations(session.config)
 
     async def run(self) -> None:
         """Wait until every task added is done and no more will come."""
@@ -70,7 +72,8 @@ class Scheduler:
     def add(self, items: list[pytest.Item], *, ordered: bool) -> None:
         """Queue tasks for ``items``; ``ordered``: let ``order_tasks`` order them."""
         now = asyncio.get_running_loop().time()
-        tasks = [self._new_task(item, self.settings.task_timeout, now) for item in items]
+        known = self.durations.known
+        tasks = [self._new_task(item, self.settings.task_timeout, now, known.get(item.nodeid)) for item in items]
         if ordered:
             order, failure = self.manager.call(self.manager.pm.hook.order_tasks, tasks=tasks, settings=self.settings)
             self.session_failure = self.session_failure or failure
@@ -84,11 +87,16 @@ class Scheduler:
         self._admit()
 
     @staticmethod
-    def _new_task(item: pytest.Item, timeout: float, now: float) -> Task:
+    def _new_task(item: pytest.Item, timeout: float, now: float, expected: float | None) -> Task:
         options = marker_options(item)
-        return Task(item=item, nodeid=item.nodeid, timeout=options.get("timeout", timeout), queued_at=now, options=options)
+        return Task(
+            item=item, nodeid=item.nodeid, timeout=options.get("timeout", timeout), queued_at=now, options=options,
+            expected_duration=expected,
+        )
 
     def _loop_blocked(self, runner: TaskRunner, duration: float, location: traceback.FrameSummary | None) -> None:
+        if not is_cooperative(runner.item):
+            return  # a sync test overlapping cooperative ones holds the loop by design
         record = self.blocks.setdefault(runner.task.nodeid, [0.0, 0.0, None])
         if duration > record[0]:
             record[0], record[2] = duration, location or record[2]
@@ -195,6 +203,8 @@ class Scheduler:
         stats[1] = min(stats[1], task.started_at or stats[1])
         stats[2] = max(stats[2], task.finished_at or 0.0)
         stats[3] += (task.finished_at or 0.0) - (task.started_at or 0.0)
+        if task.started_at is not None and task.finished_at is not None and not runner.stopped:
+            self.durations.record(task.nodeid, task.finished_at - task.started_at)
         if runner.stopped:
             # Cancelled by -x or Ctrl-C: not counted; only a real teardown error shows.
             runner.logs[:] = [call for call in runner.logs if _is_teardown_error(call)]
@@ -214,6 +224,25 @@ class Scheduler:
         logs.clear()
         if self._stopping():
             self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
+
+
+class Durations:
+    """Tests' durations in pytest's cache, for the duration-aware order."""
+
+    KEY = "asyncio_coop/durations"
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._cache = getattr(config, "cache", None)
+        known = self._cache.get(self.KEY, {}) if self._cache is not None else {}
+        self.known: dict[str, float] = known if isinstance(known, dict) else {}
+        self._new: dict[str, float] = {}
+
+    def record(self, nodeid: str, seconds: float) -> None:
+        self._new[nodeid] = round(seconds, 3)
+
+    def save(self) -> None:
+        if self._cache is not None and self._new:
+            self._cache.set(self.KEY, {**self.known, **self._new})
 
 
 def _is_teardown_error(call: tuple[Any, ...]) -> bool:

@@ -154,6 +154,7 @@ class CooperativeRun:
             stats = self.scheduler.stats
             self.session.config.stash[SUMMARY] = (int(stats[0]), max(0.0, stats[2] - stats[1]), stats[3])
             self.session.config.stash[BLOCKS] = self.scheduler.blocked_lines()
+            self.scheduler.durations.save()
             if self.scheduler.fatal is not None:
                 raise self.scheduler.fatal
         finally:
