@@ -1,4 +1,7 @@
-"""Run asyncio tests concurrently on one event loop, through pytest's own machinery."""
+"""Run asyncio tests concurrently on one event loop, through pytest's own machinery.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

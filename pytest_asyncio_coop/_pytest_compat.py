@@ -2,6 +2,8 @@
 
 Each import says why the public API is not enough. CI runs the suite on the
 oldest (8.4) and the newest supported pytest, so a change here shows up there.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -75,21 +77,24 @@ def set_setupstate(session, state) -> None:
 
 
 class hook_executor:
-    """Interpose on every hook call of a pluggy PluginManager.
+    """Interpose on the calls of some hooks of a pluggy PluginManager.
 
-    pluggy routes all calls, including those through pytest's per-directory
-    hook proxies, via ``PluginManager._inner_hookexec``; its own
-    ``add_hookcall_monitoring`` replaces that attribute the same way. Used to
-    hold back an item's log hooks until the item is done (hazard 6).
+    A ``HookCaller`` runs its implementations through its ``_hookexec``
+    attribute, and the per-directory callers pytest makes for conftest hooks
+    copy it from the caller they subset when they are made (once per
+    ``item.ihook`` access). Used to hold back an item's log hooks until the
+    item is done (hazard 6); other hooks are left alone, at no cost.
     """
 
-    def __init__(self, pm, wrap) -> None:
-        self._pm = pm
-        self.original = pm._inner_hookexec
-        pm._inner_hookexec = wrap(self.original)
+    def __init__(self, pm, names, wrap) -> None:
+        self._saved = [(caller, caller._hookexec) for caller in (getattr(pm.hook, name) for name in names)]
+        self.original = self._saved[0][1]
+        for caller, hookexec in self._saved:
+            caller._hookexec = wrap(hookexec)
 
     def restore(self) -> None:
-        self._pm._inner_hookexec = self.original
+        for caller, hookexec in self._saved:
+            caller._hookexec = hookexec
 
 
 def fixturemanager(session):

@@ -11,6 +11,8 @@ it switches the result, or the exception, back in.
 Because every coroutine runs inside the greenlet, synchronous code that a
 coroutine calls (``request.getfixturevalue()`` in a test body, say) can await
 through the bridge too.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ read each other's output. Instead, during the cooperative phase:
 What cannot be separated: output written at the file-descriptor level
 (subprocesses, C extensions) under ``--capture=fd`` reaches one shared file;
 it is reported in the section of the test phase that ends next.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
   execution is single-flight (:class:`Flights`).
 * Hazard 3: pytest's SetupState is a stack. :class:`SetupState` is
   reference-counted instead.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

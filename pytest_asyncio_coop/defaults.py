@@ -1,5 +1,8 @@
 """The built-in behaviour, as ordinary hookimpls registered first and marked
-``trylast``: any conftest or extension that implements a hook overrides it."""
+``trylast``: any conftest or extension that implements a hook overrides it.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ test left pending.
   timeout by a grace period (a sync infinite loop) ends the run.
 * Tasks a test creates are tracked by a task factory; those still pending
   after its teardown are reported (``--asyncio-leaks``) and cancelled.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Implement them with :data:`pytest_asyncio_coop.hookimpl` in a ``conftest.py``
 (they then apply to the tests under that directory), in a pytest plugin, or
 in an extension package registered under the entry-point group
 ``pytest_asyncio_coop``. Hooks are called with keyword arguments.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ yields to the loop they are saved and the outside values come back:
   ``warnings.catch_warnings`` in pytest's per-test wrapper, in ``recwarn`` or
   in ``pytest.warns`` stays the test's own, on every Python version;
 * logger levels set with ``caplog.set_level`` / ``caplog.at_level``.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""A lock for tests that share a resource, creatable at import time."""
+"""A lock for tests that share a resource, creatable at import time.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

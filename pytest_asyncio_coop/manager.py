@@ -1,5 +1,8 @@
 """This plugin's own pluggy PluginManager: the specs, the defaults, and the
-hookimpls found in conftest files, pytest plugins and extension packages."""
+hookimpls found in conftest files, pytest plugins and extension packages.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 
@@ -102,11 +105,11 @@ class Manager:
 
     def relay_for(self, path: Path) -> Any:
         """The hooks that apply to a test in ``path``."""
-        directory = path.parent
-        relay = self._relays.get(directory)
+        relay = self._relays.get(path)
         if relay is None:
+            directory = path.parent
             remove = {p for p, d in self._scoped.items() if d != directory and d not in directory.parents}
-            relay = self._relays[directory] = _SubsetRelay(self.pm, remove) if remove else self.pm.hook
+            relay = self._relays[path] = _SubsetRelay(self.pm, remove) if remove else self.pm.hook
         return relay
 
     def call(self, caller: Callable[..., Any], **kwargs: Any) -> tuple[Any, HookFailure | None]:

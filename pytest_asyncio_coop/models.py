@@ -2,6 +2,8 @@
 
 Live state is a mutable ``define`` class compared by identity; settings are
 ``frozen``.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -58,16 +60,20 @@ class Settings:
     sync_tests: str = attrs.field(default="first", validator=attrs.validators.in_(("first", "overlap")))
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)
 class Task:
-    """One cooperative test's run."""
+    """One cooperative test's run.
+
+    Validators run when a task is made, and when ``timeout`` is set; the
+    bookkeeping fields are set on every test's hot path.
+    """
 
     #: the pytest item; for power users, hooks should prefer the other fields
     item: Any = attrs.field(repr=False)
     #: the item's node id
     nodeid: str
     #: seconds the test may run once started
-    timeout: float = attrs.field(validator=_positive_finite)
+    timeout: float = attrs.field(validator=_positive_finite, on_setattr=attrs.setters.validate)
     #: where the task is in its life
     state: TaskState = TaskState.QUEUED
     #: loop time when queued

@@ -2,6 +2,8 @@
 
 Imported on every pytest start, so the heavy modules load only when a session
 actually has cooperative tests.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -266,8 +268,17 @@ def settings(config: pytest.Config) -> Settings:
     return config.stash[_SETTINGS]
 
 
+_COOPERATIVE = pytest.StashKey[bool]()
+
+
 def is_cooperative(item: pytest.Item) -> bool:
-    return isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
+    """Whether the item carries the marker (looked up once per item)."""
+    known = item.stash.get(_COOPERATIVE, None)
+    if known is None:
+        known = item.stash[_COOPERATIVE] = (
+            isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
+        )
+    return known
 
 
 def marker_options(item: pytest.Item) -> dict[str, object]:

@@ -4,6 +4,8 @@ through the bridge from inside pytest's own protocol.
 Async fixture functions are given a synchronous twin that awaits through the
 bridge, so pytest's own ``pytest_fixture_setup`` runs them: caching, errors,
 skip locations and teardown all stay pytest's.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """One cooperative test's run: its greenlet, its deadline, its process-global
-state, its captured output, its held-back log calls, and a ``flakey`` retry."""
+state, its captured output, its held-back log calls, and a ``flakey`` retry.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@
 Every decision goes through this plugin's hooks (``order_tasks``,
 ``admit_task``); the built-in behaviour is their default implementations.
 Nothing here polls: tasks are admitted from done-callbacks (hazard 8).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """The cooperative run of one session: the sequential items first, then the
 cooperative ones together on one loop; or, in a pytest-xdist worker, items as
 the worker hands them over. It owns the loop's life and puts back everything
-it replaced."""
+it replaced.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 
@@ -32,16 +35,15 @@ def _hold_back_logs(original: Callable[..., Any]) -> Callable[..., Any]:
     reach the terminal (and every other listener) as one unit."""
 
     def hookexec(name: str, impls: Any, kwargs: dict[str, Any], firstresult: bool) -> Any:
-        if name in _LOG_HOOKS:
-            runner = current_runner()
-            if runner is not None:
-                if "report" in kwargs:
-                    # As it is now: plugins such as pytest-retry log a report,
-                    # then change the same object to the final outcome.
-                    kwargs = {**kwargs, "report": copy.copy(kwargs["report"])}
-                runner.logs.append((name, impls, kwargs, firstresult))
-                return []
-        return original(name, impls, kwargs, firstresult)
+        runner = current_runner()
+        if runner is None:
+            return original(name, impls, kwargs, firstresult)
+        if "report" in kwargs:
+            # As it is now: plugins such as pytest-retry log a report, then
+            # change the same object to the final outcome.
+            kwargs = {**kwargs, "report": copy.copy(kwargs["report"])}
+        runner.logs.append((name, impls, kwargs, firstresult))
+        return []
 
     return hookexec
 
@@ -109,7 +111,7 @@ class CooperativeRun:
 
     def _open(self) -> None:
         config = self.session.config
-        self._executor = compat.hook_executor(config.pluginmanager, _hold_back_logs)
+        self._executor = compat.hook_executor(config.pluginmanager, sorted(_LOG_HOOKS), _hold_back_logs)
         self._routing = OutputRouting(config)
         self.scheduler = Scheduler(
             self.session, self.settings, self.manager, self.instances, self._executor.original, self._routing,
