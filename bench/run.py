@@ -41,7 +41,7 @@ print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb"
 """
 
 
-def suite(kind: str, n: int, marker: str = "asyncio_cooperative", sleep: float = 0.0) -> str:
+def suite(kind: str, n: int, marker: str = "asyncio_cooperative", sleep: float = 0.0, scale: float = 1.0) -> str:
     """Source of a generated test module."""
     if kind == "plain":
         return f"import pytest\n\n@pytest.mark.parametrize('i', range({n}))\ndef test_t(i):\n    pass\n"
@@ -76,7 +76,7 @@ def suite(kind: str, n: int, marker: str = "asyncio_cooperative", sleep: float =
             """
         )
     if kind == "mixed":
-        durations = [round(random.Random(1234 + i).uniform(0.1, 3.0), 2) for i in range(n)]
+        durations = mixed_durations(n, scale)
         return (
             "import asyncio\nimport pytest\n\nDURATIONS = " + repr(durations) + "\n\n"
             f"@pytest.mark.{marker}\n@pytest.mark.parametrize('i', range({n}))\n"
@@ -91,12 +91,17 @@ def suite(kind: str, n: int, marker: str = "asyncio_cooperative", sleep: float =
 
             @pytest.mark.parametrize("i", range({n}))
             def test_cpu(i):
-                end = time.process_time() + 0.2
+                end = time.process_time() + {0.2 * scale}
                 while time.process_time() < end:
                     pass
             """
         )
     raise ValueError(kind)
+
+
+def mixed_durations(n: int, scale: float) -> list[float]:
+    """Fixed-seed durations between 0.1 and 3 s (times ``scale``)."""
+    return [round(random.Random(1234 + i).uniform(0.1, 3.0) * scale, 3) for i in range(n)]
 
 
 class Bench:
@@ -138,16 +143,17 @@ class Bench:
     def main(self) -> dict:
         q = self.quick
         big, small, sleepers = (2000, 200, 1000) if q else (20000, 2000, 10000)
+        scale = 0.2 if q else 1.0  # the quick run shortens the sleeps
         up = self.upstream_python
         coop = lambda n, **kw: {"test_suite.py": suite("coop", n, **kw)}  # noqa: E731
         ratios = {}
 
         print("1. idle CPU")
-        slept = self.run("idle_sleep3", coop(200, sleep=3), "--max-asyncio-tasks", "100")
+        slept = self.run("idle_sleep3", coop(200, sleep=3 * scale), "--max-asyncio-tasks", "100")
         zero = self.run("idle_sleep0", coop(200), "--max-asyncio-tasks", "100")
         ratios["idle_cpu"] = slept["cpu"] / zero["cpu"]
         if up:
-            u_slept = self.run("upstream_idle_sleep3", coop(200, sleep=3), "--max-asyncio-tasks", "100", python=up)
+            u_slept = self.run("upstream_idle_sleep3", coop(200, sleep=3 * scale), "--max-asyncio-tasks", "100", python=up)
             u_zero = self.run("upstream_idle_sleep0", coop(200), "--max-asyncio-tasks", "100", python=up)
             ratios["upstream_idle_cpu"] = u_slept["cpu"] / u_zero["cpu"]
 
@@ -181,8 +187,8 @@ class Bench:
         ratios["fixture_heavy"] = heavy["wall"] / (0.8 + trivial_1000["wall"])
 
         print("7. makespan under a cap")
-        mixed = {"test_suite.py": suite("mixed", 100)}
-        durations = [round(random.Random(1234 + i).uniform(0.1, 3.0), 2) for i in range(100)]
+        mixed = {"test_suite.py": suite("mixed", 100, scale=scale)}
+        durations = mixed_durations(100, scale)
         bound = max(sum(durations) / 10, max(durations))
         # the second run knows the first one's durations (same directory, same cache)
         self.run("makespan_first", mixed, "--max-asyncio-tasks", "10", directory_name="makespan")
@@ -190,7 +196,7 @@ class Bench:
         ratios["makespan"] = second["wall"] / bound
 
         print("8. sync tests overlapping")
-        overlap_files = {"test_sync.py": suite("sync_cpu", 30), "test_coop.py": suite("coop", 30, sleep=5)}
+        overlap_files = {"test_sync.py": suite("sync_cpu", 30, scale=scale), "test_coop.py": suite("coop", 30, sleep=5 * scale)}
         sequential = self.run("overlap_off", overlap_files)
         overlapped = self.run("overlap_on", overlap_files, "--asyncio-sync-tests=overlap")
         ratios["sync_overlap"] = overlapped["wall"] / sequential["wall"]
