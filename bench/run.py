@@ -116,7 +116,7 @@ class Bench:
         python = target / "bin" / "python"
         if not python.exists():
             venv.create(target, with_pip=True)
-            subprocess.run([str(python), "-m", "pip", "install", "-q", UPSTREAM], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", UPSTREAM, "pytest"], check=True)
         return str(python)
 
     def run(self, name: str, files: dict[str, str], *args: str, python: str | None = None, plain: bool = False,
