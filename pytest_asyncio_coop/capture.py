@@ -115,6 +115,8 @@ class OutputRouting:
         self._logging = config.pluginmanager.getplugin("logging-plugin")
         self._streams: list[tuple[Any, Any]] = []
         self._root_handler = _RoutingLogHandler()
+        # log handler pairs of finished tests, for the next ones
+        self._spare_handlers: list[list[logging.Handler]] = []
 
     def start(self) -> None:
         capman = self._capman
@@ -150,6 +152,26 @@ class OutputRouting:
             root.removeHandler(self._root_handler)
             if self._root_level is not None:
                 root.setLevel(self._root_level)
+
+    def _new_handlers(self) -> list[logging.Handler]:
+        handlers = []
+        for _ in range(2):
+            handler = compat.LogCaptureHandler()
+            handler.setFormatter(self._logging.formatter)
+            if self._logging.log_level is not None:
+                handler.setLevel(self._logging.log_level)
+            handlers.append(handler)
+        return handlers
+
+    def release(self, runner: TaskRunner) -> None:
+        """The test is done: its log handlers serve the next one. (Each handler
+        made is listed in ``logging``'s global handler list, which is slow to
+        shrink; at most one pair per running test is ever made.)"""
+        if runner.log_handlers:
+            for handler in runner.log_handlers:
+                handler.setLevel(self._logging.log_level if self._logging.log_level is not None else logging.NOTSET)
+            self._spare_handlers.append(runner.log_handlers)
+            runner.log_handlers = []
 
     @contextlib.contextmanager
     def _unrouted(self) -> Iterator[None]:
@@ -205,12 +227,7 @@ class OutputRouting:
                 yield
             return
         if not runner.log_handlers:
-            for _ in range(2):
-                handler = compat.LogCaptureHandler()
-                handler.setFormatter(plugin.formatter)
-                if plugin.log_level is not None:
-                    handler.setLevel(plugin.log_level)
-                runner.log_handlers.append(handler)
+            runner.log_handlers = self._spare_handlers.pop() if self._spare_handlers else self._new_handlers()
         caplog_handler, report_handler = runner.log_handlers
         caplog_handler.reset()
         report_handler.reset()

@@ -224,6 +224,8 @@ class Scheduler:
                 self._replay(*call)
             self._report_teardown_errors(runner.item, finish_failures)
         logs.clear()
+        self._routing.release(runner)
+        task._stack_source = None  # no cycle keeps the runner alive
         if self._stopping():
             self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
 
