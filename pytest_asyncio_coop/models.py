@@ -64,7 +64,7 @@ class Settings:
 class Task:
     """One cooperative test's run.
 
-    Validators run when a task is made, and when ``timeout`` is set; the
+    Validators run when a task is made, not when a field is set later: the
     bookkeeping fields are set on every test's hot path.
     """
 
@@ -73,7 +73,7 @@ class Task:
     #: the item's node id
     nodeid: str
     #: seconds the test may run once started
-    timeout: float = attrs.field(validator=_positive_finite, on_setattr=attrs.setters.validate)
+    timeout: float = attrs.field(validator=_positive_finite)
     #: where the task is in its life
     state: TaskState = TaskState.QUEUED
     #: loop time when queued
