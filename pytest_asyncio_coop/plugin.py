@@ -66,8 +66,25 @@ def _argtype(convert: Callable[[str], object]) -> Callable[[str], object]:
     return parse
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("asyncio-coop", "cooperative asyncio tests (pytest-asyncio-coop)")
+    group.addoption(
+        "--asyncio-cooperative-mode",
+        dest="asyncio_cooperative_mode",
+        choices=("strict", "auto"),
+        default=None,
+        help="strict: only tests marked asyncio_cooperative are cooperative; auto: every async test "
+        "is, and every test using an async fixture (default: ini asyncio_cooperative_mode, strict)",
+    )
+    parser.addini(
+        "asyncio_cooperative_mode", "strict or auto: which tests are cooperative", default="strict"
+    )
+    if not pluginmanager.has_plugin("asyncio"):
+        # pytest-asyncio's keys, which its suites carry, stay valid without it.
+        from .automode import PYTEST_ASYNCIO_INI
+
+        for name, default in PYTEST_ASYNCIO_INI.items():
+            parser.addini(name, f"accepted for pytest-asyncio suites (pytest-asyncio-coop)", default=default)
     group.addoption(
         "--max-asyncio-tasks",
         dest="max_asyncio_tasks",
@@ -167,7 +184,33 @@ def _loop_factory(path: str) -> str | None:
     return path
 
 
+_AUTO = pytest.StashKey[bool]()
+
+
+def auto_mode(config: pytest.Config) -> bool:
+    known = config.stash.get(_AUTO, None)
+    if known is None:
+        known = config.stash[_AUTO] = _setting(config, "asyncio_cooperative_mode", _choice("strict", "auto")) == "auto"
+    return known
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Before the command line is fully parsed: its early namespace has the option.
+    mode = getattr(early_config.known_args_namespace, "asyncio_cooperative_mode", None) or str(
+        early_config.getini("asyncio_cooperative_mode")
+    ).strip()
+    if mode == "auto":
+        from . import automode
+
+        automode.begin(early_config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if auto_mode(config) and not config.pluginmanager.hasplugin("asyncio"):
+        config.addinivalue_line(
+            "markers", "asyncio: accepted in asyncio_cooperative_mode = auto; the test is cooperative"
+        )
     config.addinivalue_line(
         "markers",
         f"{MARKER}: run this async test concurrently with the other cooperative tests, "
@@ -272,12 +315,16 @@ _COOPERATIVE = pytest.StashKey[bool]()
 
 
 def is_cooperative(item: pytest.Item) -> bool:
-    """Whether the item carries the marker (looked up once per item)."""
+    """Whether the item carries the marker, or, in auto mode, is async or
+    uses an async fixture (worked out once per item)."""
     known = item.stash.get(_COOPERATIVE, None)
     if known is None:
-        known = item.stash[_COOPERATIVE] = (
-            isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
-        )
+        known = isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
+        if not known and auto_mode(item.config):
+            from .automode import is_cooperative as automatic
+
+            known = automatic(item)
+        item.stash[_COOPERATIVE] = known
     return known
 
 
@@ -291,7 +338,13 @@ def marker_options(item: pytest.Item) -> dict[str, object]:
 
 
 def _check_marker(item: pytest.Item) -> None:
-    timeout = marker_options(item).get("timeout")
+    options = marker_options(item)
+    if "exclusive" in options and not isinstance(options["exclusive"], bool):
+        raise pytest.Collector.CollectError(
+            f"{item.nodeid}: asyncio_cooperative(exclusive={options['exclusive']!r}): exclusive must be "
+            "True or False"
+        )
+    timeout = options.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")
     ):
@@ -346,6 +399,10 @@ def pytest_runtestloop(session: pytest.Session) -> object | None:
     if not cooperative:
         return None
     _check_pytest_asyncio(session.config, len(cooperative))
+    if auto_mode(session.config):
+        from .automode import check
+
+        check(session.config)
     if settings(session.config).sync_tests == "overlap":
         # Plain sync tests join the loop: each runs atomically between steps.
         cooperative = [item for item in session.items if is_cooperative(item) or _plain_sync_test(item)]

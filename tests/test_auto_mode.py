@@ -1,0 +1,213 @@
+"""Auto mode: an existing pytest-asyncio suite runs cooperatively with one
+setting; and exclusive tests."""
+
+import time
+
+import pytest
+
+SUITE = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+loops = set()
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def resource():
+    await asyncio.sleep(0.01)
+    yield "r"
+
+@pytest.fixture
+async def value():
+    return 1
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("n", range(5))
+async def test_marked(resource, n):
+    loops.add(id(asyncio.get_running_loop()))
+    await asyncio.sleep(1)
+    assert resource == "r"
+
+@pytest.mark.parametrize("n", range(5))
+async def test_unmarked(value, n):
+    loops.add(id(asyncio.get_running_loop()))
+    await asyncio.sleep(1)
+
+def test_sync_using_async_fixture(value):
+    assert value == 1
+
+def test_plain_sync():
+    pass
+
+@pytest.fixture(scope="session", autouse=True)
+def one_loop():
+    yield
+    assert len(loops) == 1
+    print("ONE LOOP")
+"""
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["--asyncio-cooperative-mode=auto"], ["-o", "asyncio_cooperative_mode=auto"]],
+    ids=["option", "ini"],
+)
+def test_auto_mode_runs_a_pytest_asyncio_suite_cooperatively(pytester, monkeypatch, how):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")  # pytest-asyncio installed and active
+    pytester.makepyfile(SUITE)
+    start = time.monotonic()
+    result = pytester.runpytest(*how, "-s", "--strict-markers", "-o", "asyncio_default_fixture_loop_scope=function")
+    assert time.monotonic() - start < 5  # ten 1 s tests at once
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["*ONE LOOP*", "cooperative: 11 tests in *"])
+
+
+def test_auto_mode_without_pytest_asyncio_accepts_its_ini_keys_and_marker(pytester):
+    pytester.makeini(
+        "[pytest]\nasyncio_cooperative_mode = auto\nasyncio_mode = auto\n"
+        "asyncio_default_fixture_loop_scope = function\nasyncio_default_test_loop_scope = function\n"
+    )
+    pytester.makepyfile(SUITE.replace("import pytest_asyncio\n", "").replace("@pytest_asyncio.fixture(loop_scope=\"module\")", "@pytest.fixture"))
+    result = pytester.runpytest("-s", "--strict-markers", "--strict-config")  # -p no:asyncio from conftest
+    result.assert_outcomes(passed=12)
+
+
+def test_the_stand_in_pytest_asyncio_module():
+    from pytest_asyncio_coop.automode import _shim
+
+    shim = _shim()
+
+    @shim.fixture(loop_scope="session", scope="module")
+    async def made():
+        return 1
+
+    @shim.fixture
+    def plain():
+        return 2
+
+    assert made.__name__ == "made" and plain.__name__ == "plain"
+
+
+def test_strict_mode_leaves_unmarked_async_tests_alone(pytester):
+    pytester.makepyfile(
+        """
+        async def test_unmarked():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])
+
+
+def test_bad_mode_is_a_usage_error(pytester):
+    result = pytester.runpytest("--asyncio-cooperative-mode=sometimes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --asyncio-cooperative-mode: invalid choice: 'sometimes'*"])
+    pytester.makeini("[pytest]\nasyncio_cooperative_mode = sometimes\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini option asyncio_cooperative_mode: expected one of strict, auto, got 'sometimes'*"])
+
+
+def test_auto_mode_with_one_task_at_a_time_is_sequential(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        running = []
+
+        async def test_a():
+            running.append("a")
+            await asyncio.sleep(0.05)
+            assert running == ["a"]
+            running.remove("a")
+
+        async def test_b():
+            running.append("b")
+            await asyncio.sleep(0.05)
+            assert running == ["b"]
+            running.remove("b")
+        """
+    )
+    pytester.runpytest("--asyncio-cooperative-mode=auto", "--max-asyncio-tasks=1").assert_outcomes(passed=2)
+
+
+EXCLUSIVE = """
+import asyncio
+import pytest
+
+running = set()
+seen = {}
+
+async def work(name):
+    running.add(name)
+    seen[name] = set(running)
+    await asyncio.sleep(0.1)
+    seen[name] |= running
+    running.discard(name)
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range(3))
+async def test_before(n):
+    await work(f"before{n}")
+
+@pytest.mark.asyncio_cooperative(exclusive=True)
+async def test_alone():
+    await work("alone")
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range(3))
+async def test_after(n):
+    await work(f"after{n}")
+
+@pytest.fixture(scope="session", autouse=True)
+def check():
+    yield
+    assert seen["alone"] == {"alone"}, seen
+    assert all("alone" not in others for name, others in seen.items() if name != "alone"), seen
+    assert len(seen["before0"]) > 1 and len(seen["after0"]) > 1, seen
+    print("EXCLUSIVE OK")
+"""
+
+
+def test_an_exclusive_test_runs_alone(pytester):
+    pytester.makepyfile(EXCLUSIVE)
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(["*EXCLUSIVE OK*"])
+
+
+def test_exclusive_from_a_modules_pytestmark(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative(exclusive=True)
+        running = []
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_n(n):
+            running.append(n)
+            await asyncio.sleep(0.05)
+            assert running == [n]
+            running.remove(n)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_bad_exclusive_value_is_a_collection_error(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(exclusive="yes")
+        async def test_bad():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*::test_bad: asyncio_cooperative(exclusive='yes'): exclusive must be True or False"])
