@@ -71,8 +71,10 @@ def uses_async_fixture(item: pytest.Item) -> bool:
 
 def is_cooperative(item: pytest.Item) -> bool:
     """In auto mode: async tests, and tests that use async fixtures."""
-    return isinstance(item, pytest.Function) and (
-        inspect.iscoroutinefunction(getattr(item, "obj", None)) or uses_async_fixture(item)
+    return (
+        isinstance(item, pytest.Function)
+        and type(item).__name__ != "TestCaseFunction"
+        and (inspect.iscoroutinefunction(getattr(item, "obj", None)) or uses_async_fixture(item))
     )
 
 

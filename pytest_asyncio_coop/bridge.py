@@ -83,11 +83,19 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
             try:
                 yielded = it.send(value) if exc is None else it.throw(exc)
             except StopIteration as stop:
-                runner.check_timeout(None)
-                return stop.value
+                result = stop.value
+                break
             except BaseException as error:
-                runner.check_timeout(error)
-                raise
+                timeout = runner.timeout_error()
+                if timeout is None:
+                    raise
+                raise timeout.with_traceback(error.__traceback__) from None
+            timeout = runner.timeout_error()
+            if timeout is not None:
+                # It swallowed the timeout's cancellation and waits again: the
+                # timeout is raised right there, at that await.
+                value, exc = None, timeout
+                continue
             try:
                 value, exc = current.parent.switch(yielded), None
             except GeneratorExit:
@@ -98,6 +106,10 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
             runner.resume()  # other tests ran meanwhile
     finally:
         runner.awaiting.pop()
+    timeout = runner.timeout_error()
+    if timeout is not None:  # it swallowed the cancellation and finished
+        raise timeout
+    return result
 
 
 @types.coroutine

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
@@ -53,10 +54,20 @@ class TaskOutput:
         (self._sections if self._fixture is None else self._fixture)[stream].append(text)
 
     def take_sections(self) -> tuple[str, str]:
+        """What the phase wrote, for its report sections; what a capture
+        fixture holds unread shows there too, as in pytest."""
+        if self._fixture is not None:
+            for name, parts in self._fixture.items():
+                self._sections[name].extend(parts)
+                parts.clear()
         out, err = ("".join(self._sections[name]) for name in _STREAMS)
         for parts in self._sections.values():
             parts.clear()
         return out, err
+
+    @property
+    def fixture_active(self) -> bool:
+        return self._fixture is not None
 
     def start_fixture(self) -> None:
         self._fixture = {name: [] for name in _STREAMS}
@@ -80,19 +91,21 @@ class _Router:
     cooperative test go to that test (and, for tee-sys, to the terminal too),
     the rest to the global capture."""
 
-    def __init__(self, name: str, underlying: Any, outside: Any, tee: bool) -> None:
+    def __init__(self, name: str, underlying: Any, outside: Any, tee: bool, sections: bool = True) -> None:
         self._name = name
         self._underlying = underlying
         self._outside = outside
         self._tee = tee
+        # False without pytest's capture (-s): only a capture fixture captures
+        self._sections = sections
 
     def _target(self) -> TaskOutput | None:
-        runner = current_task_runner.get()
+        runner = current_task_runner.get() or current_runner()
         return runner.output if runner is not None else None
 
     def write(self, text: str) -> int:
         output = self._target()
-        if output is None or not output.capturing:
+        if output is None or not (output.capturing if self._sections else output.fixture_active):
             return self._underlying.write(text)
         output.write(self._name, text)
         if self._tee:
@@ -114,6 +127,8 @@ class OutputRouting:
         self._capman = config.pluginmanager.getplugin("capturemanager")
         self._logging = config.pluginmanager.getplugin("logging-plugin")
         self._streams: list[tuple[Any, Any]] = []
+        # (name, stream) of sys.stdout/sys.stderr replaced directly, without capture
+        self._direct: list[tuple[str, Any]] = []
         self._root_handler = _RoutingLogHandler()
         # log handler pairs of finished tests, for the next ones
         self._spare_handlers: list[list[logging.Handler]] = []
@@ -127,6 +142,12 @@ class OutputRouting:
                 capture.tmpfile = _Router(name, capture.tmpfile, capture._old, tee)
             capman.item_capture = self._item_capture
             capman.resume_global_capture()
+        else:
+            # -s, or no capture plugin: capsys & co. still get the test's own output.
+            for name in _STREAMS:
+                stream = getattr(sys, name)
+                self._direct.append((name, stream))
+                setattr(sys, name, _Router(name, stream, stream, tee=False, sections=False))
         if self._logging is not None:
             self._logging._runtest_for = self._runtest_for
             root = logging.getLogger()
@@ -139,6 +160,9 @@ class OutputRouting:
                 self._root_level = None
 
     def stop(self) -> None:
+        for name, stream in self._direct:
+            setattr(sys, name, stream)
+        self._direct.clear()
         capman = self._capman
         if capman is not None and self._streams:
             capman.suspend_global_capture()
@@ -246,7 +270,7 @@ class _RoutingLogHandler(logging.Handler):
     logged it, as pytest's capture handlers would have received it."""
 
     def handle(self, record: logging.LogRecord) -> bool:
-        runner = current_task_runner.get()
+        runner = current_task_runner.get() or current_runner()
         if runner is None or not runner.logging:
             return False
         for handler in runner.log_handlers:

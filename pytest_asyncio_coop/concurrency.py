@@ -25,7 +25,7 @@ import greenlet
 import pytest
 
 from . import _pytest_compat as compat
-from .bridge import BridgeGreenlet, await_only, current_runner, task_owner
+from .bridge import BridgeGreenlet, await_only, current_runner, current_task_runner, task_owner
 from .plugin import is_cooperative
 from .protocol import OutsideCooperativeTest, pytest_asyncio_runs, synchronous_twin
 
@@ -114,7 +114,11 @@ class _SharedFixtureDef:
             else:
                 self.func = self._coop_instances.function_for(self._coop_origin, current_runner() is not None)
                 context = contextvars.copy_context()
-                context.run(task_owner.set, None)  # its tasks may outlive this test
+                # Its tasks may outlive this test, and serve others: they are not
+                # this test's (output, logs, leaks). Its setup code runs in this
+                # test's greenlet, which still attributes that to the test.
+                context.run(task_owner.set, None)
+                context.run(current_task_runner.set, None)
                 before = dict(context)
                 try:
                     value = _run_in(context, super().execute, request)  # type: ignore[misc]
@@ -220,14 +224,16 @@ class FixtureInstances:
         )
 
 
-def _params_seen_by(item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, int], ...]:
+def _params_seen_by(item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, object], ...]:
     """The item's parameters that ``fixturedef`` depends on, itself included.
 
     pytest re-creates a shared fixture when a parametrized fixture it depends
-    on changes parameter; here each combination is its own instance.
+    on changes parameter; here each combination is its own instance. Keyed by
+    the parameter's value, as pytest's own cache is: indices are per
+    parametrize call, and two calls may give the same name other values.
     """
-    indices = getattr(getattr(item, "callspec", None), "indices", None)
-    if not indices:
+    params = getattr(getattr(item, "callspec", None), "params", None)
+    if not params:
         return ()
     names: set[str] = set()
     pending = [fixturedef.argname, *fixturedef.argnames]
@@ -237,7 +243,15 @@ def _params_seen_by(item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base:
             names.add(name)
             for dependency in base.get(name, ()):
                 pending.extend(dependency.argnames)
-    return tuple(sorted((name, indices[name]) for name in names if name in indices))
+    return tuple(sorted((name, _value_key(params[name])) for name in names if name in params))
+
+
+def _value_key(value: object) -> object:
+    try:
+        hash(value)
+    except TypeError:
+        return ("unhashable", id(value))
+    return ("value", type(value).__name__, value)
 
 
 class ItemFixtureDefs(dict):  # type: ignore[type-arg]
@@ -272,6 +286,16 @@ class ItemFixtureDefs(dict):  # type: ignore[type-arg]
         return resolved
 
 
+class _Stack(dict):  # type: ignore[type-arg]
+    """pytest's ``SetupState.stack`` shape. Deleting an entry from outside is
+    ignored: pytest-rerunfailures deletes every node but the rerun item to
+    make its parents set up again, which under concurrency would drop the
+    finalizers of nodes other tests still use."""
+
+    def __delitem__(self, node: object) -> None:
+        pass
+
+
 class SetupState:
     """A reference-counted replacement for pytest's SetupState (hazard 3).
 
@@ -286,7 +310,7 @@ class SetupState:
     """
 
     def __init__(self, items: Sequence[pytest.Item]) -> None:
-        self.stack: dict[Node, tuple[list[Callable[[], object]], tuple[BaseException, Any] | None]] = {}
+        self.stack: dict[Node, tuple[list[Callable[[], object]], tuple[BaseException, Any] | None]] = _Stack()
         # items per node that have not been torn down yet
         self._remaining: Counter[Node] = Counter()
         # items counted in _remaining and not yet released
@@ -302,6 +326,13 @@ class SetupState:
     def _count(self, item: pytest.Item) -> None:
         self._pending.add(item)
         self._remaining.update(item.listchain())
+
+    def expect(self, items: Sequence[pytest.Item]) -> None:
+        """These items will run (under xdist, a worker learns its items as it
+        goes): what they share stays set up until they are done."""
+        for item in items:
+            if item not in self._pending:
+                self._count(item)
 
     def _current_item(self) -> pytest.Item | None:
         runner = current_runner()

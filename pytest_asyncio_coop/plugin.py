@@ -224,7 +224,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .models import Settings
 
     config.stash[_SETTINGS] = Settings(
-        max_tasks=_setting(config, "max_asyncio_tasks", _whole_number),
+        max_tasks=_max_tasks(config),
         task_timeout=_setting(config, "asyncio_task_timeout", _seconds),
         loop_factory=_loop_factory(str(config.getini("asyncio_loop_factory")).strip()),
         block_threshold=_setting(config, "asyncio_block_threshold", _seconds),
@@ -279,6 +279,14 @@ def caplog(request: pytest.FixtureRequest):  # noqa: ANN201
     yield from caplog_fixture(request)
 
 
+def _max_tasks(config: pytest.Config) -> object:
+    """``--sw`` steps through the tests one at a time: a failure must mean
+    every test before it passed."""
+    if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
+        return 1
+    return _setting(config, "max_asyncio_tasks", _whole_number)
+
+
 def _order(config: pytest.Config) -> object:
     """The admission order; an order the user asked pytest for wins."""
     order = _setting(config, "asyncio_order", _choice("duration", "collection"))
@@ -319,7 +327,12 @@ def is_cooperative(item: pytest.Item) -> bool:
     uses an async fixture (worked out once per item)."""
     known = item.stash.get(_COOPERATIVE, None)
     if known is None:
-        known = isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None
+        # unittest's test cases run themselves (IsolatedAsyncioTestCase makes its own loop)
+        known = (
+            isinstance(item, pytest.Function)
+            and type(item).__name__ != "TestCaseFunction"
+            and item.get_closest_marker(MARKER) is not None
+        )
         if not known and auto_mode(item.config):
             from .automode import is_cooperative as automatic
 

@@ -121,33 +121,51 @@ def synchronous_twin(func: Callable[..., Any]) -> Callable[..., Any] | None:
     return twin if bound_to is None else types.MethodType(twin, bound_to)
 
 
-def _await_hypothesis_examples(test: Any) -> None:
+def _await_hypothesis_examples(test: Any) -> bool:
     """Let hypothesis run an async ``@given`` test: each example is awaited
     through the bridge, so examples run on this loop, one after another,
-    while other tests keep running."""
+    while other tests keep running. Whether ``test`` is a @given test."""
     handle = getattr(test, "hypothesis", None)
     inner = getattr(handle, "inner_test", None)
-    if inner is None or not inspect.iscoroutinefunction(inner):
-        return
+    if inner is None:
+        return False
+    if not inspect.iscoroutinefunction(inner):
+        return True
 
     @functools.wraps(inner)
     def run_example(*args: Any, **kwargs: Any) -> Any:
         return await_only(inner(*args, **kwargs))
 
     handle.inner_test = run_example
+    return True
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
     """Call the test function; await it through the bridge when it is async."""
-    if current_runner() is None:
+    runner = current_runner()
+    if runner is None:
         return None
     funcargs = pyfuncitem.funcargs
     testargs = {arg: funcargs[arg] for arg in compat.getfixtureinfo(pyfuncitem).argnames}
-    _await_hypothesis_examples(pyfuncitem.obj)
-    result = pyfuncitem.obj(**testargs)
+    if _await_hypothesis_examples(pyfuncitem.obj):
+        # Hypothesis keeps one run of a @given test per thread: the cases of a
+        # parametrized one take turns.
+        with runner.scheduler.instances.flights.hold(pyfuncitem.obj):
+            result = pyfuncitem.obj(**testargs)
+    else:
+        result = pyfuncitem.obj(**testargs)
     if inspect.isawaitable(result):
-        await_only(result)
+        result = await_only(result)
+    if runner.timed_out is not None:
+        raise runner.timed_out  # it timed out, swallowed every cancellation, and finished
+    if result is not None:
+        warnings.warn(
+            pytest.PytestReturnNotNoneWarning(
+                f"Test functions should return None, but {pyfuncitem.nodeid} returned {type(result)!r}.\n"
+                "Did you mean to use `assert` instead of `return`?"
+            )
+        )
     return True
 
 

@@ -61,6 +61,8 @@ class TaskRunner:
         self.awaiting: list[tuple[object, str | None]] = []
         # what the test was waiting in when its deadline passed
         self._timed_out_in: str | None = None
+        #: the TaskTimeout raised into the test, if its deadline passed
+        self.timed_out: TaskTimeout | None = None
         # set when the deadline passed and the cancellation is still in flight
         self._timing_out = False
         self._timer: asyncio.TimerHandle | None = None
@@ -119,6 +121,7 @@ class TaskRunner:
                 report.outcome = "rerun"  # a copy, made when it was held back
         if self._timer is not None:
             self._timer.cancel()
+        self.timed_out = None
         return True
 
     def stop(self) -> None:
@@ -169,12 +172,12 @@ class TaskRunner:
         watchdog.step_ends(self)
         watchdog.step_begins(self)
 
-    def check_timeout(self, exc: BaseException | None) -> None:
-        """Called as an awaitable stepped by ``await_only`` ends: if the deadline
-        passed meanwhile, the test fails with :class:`TaskTimeout` here, whether
-        the cancellation came out of it or the test swallowed it."""
+    def timeout_error(self) -> TaskTimeout | None:
+        """After each step ``await_only`` takes: if the deadline passed, the
+        :class:`TaskTimeout` to raise there (once), whether the cancellation
+        came out of the awaitable or it swallowed it."""
         if not self._timing_out:
-            return
+            return None
         self._timing_out = False
         assert self.aio_task is not None
         if hasattr(self.aio_task, "uncancel"):
@@ -186,9 +189,7 @@ class TaskRunner:
             message += "\nawait stack at the timeout, outermost first:\n" + "".join(
                 f"  {frame.filename}:{frame.lineno} in {frame.name}\n" for frame in self.task.timeout_stack
             )
-        error = TaskTimeout(message.rstrip())
         # Teardown still runs, uncancelled, but is bounded by a fresh deadline.
         self._arm(asyncio.get_running_loop().time() + timeout)
-        if exc is not None:
-            raise error.with_traceback(exc.__traceback__) from None
-        raise error
+        self.timed_out = TaskTimeout(message.rstrip())
+        return self.timed_out

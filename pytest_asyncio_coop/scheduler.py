@@ -45,7 +45,8 @@ class Scheduler:
         self._replaying = replaying
         self.settings = settings
         self.manager = manager
-        self._instances = instances
+        #: where fixture instances live, and the single-flight sections
+        self.instances = instances
         self._replay = replay
         self._routing = routing
         self._queue: deque[Task] = deque()
@@ -172,7 +173,7 @@ class Scheduler:
     def _start(self, task: Task, failure: HookFailure | None) -> None:
         runner = TaskRunner(task, self)
         runner.setup_failures.extend(f for f in (self.session_failure, failure) if f is not None)
-        self._instances.give_item_its_own(task.item)
+        self.instances.give_item_its_own(task.item)
         runner.aio_task = asyncio.get_running_loop().create_task(runner.run())
         self._running[task] = runner
         runner.aio_task.add_done_callback(lambda aio_task: self._on_done(task, aio_task))

@@ -66,22 +66,24 @@ class _Leftovers:
 
     suspend = resume
 
-    def check_timeout(self, exc: BaseException | None) -> None:
-        pass
+    def timeout_error(self) -> None:
+        return None
 
 
 class CooperativeRun:
     """Everything the cooperative run of one session holds."""
 
     def __init__(self, session: pytest.Session, settings: Settings,
-                 replaying: Callable[[pytest.Item], ContextManager[None]] | None = None) -> None:
+                 replaying: Callable[[pytest.Item], ContextManager[None]] | None = None,
+                 items: list[pytest.Item] | None = None) -> None:
         self.session = session
         self.settings = settings
         # around the replay of an item's log calls (see XdistWorker)
         self._replaying = replaying or (lambda item: contextlib.nullcontext())
         self.manager = Manager()
         self.manager.collect(session.config)
-        self.state = SetupState(session.items)
+        # the items known to run: all, or (xdist) those submitted so far
+        self.state = SetupState(session.items if items is None else items)
         compat.set_setupstate(session, self.state)
         self.instances = FixtureInstances(session.config)
         pluginmanager = session.config.pluginmanager
@@ -92,6 +94,7 @@ class CooperativeRun:
 
     def run_sequential(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """Run a non-cooperative item now, outside the loop, as pytest would."""
+        self.state.expect([item])
         self.instances.give_item_its_own(item)
         self.state.sequential_item = item
         try:
@@ -104,6 +107,7 @@ class CooperativeRun:
         if self.loop is None:
             self._open()
         assert self.loop is not None
+        self.state.expect(items)
         self._run(self._submit(items, last, ordered))
 
     async def _submit(self, items: list[pytest.Item], last: bool, ordered: bool) -> None:
@@ -180,7 +184,7 @@ class CooperativeRun:
             await run_in_greenlet(lambda: self.state.teardown_exact(None), _Leftovers())  # type: ignore[arg-type]
         except Exception as exc:
             self.session.config.issue_config_time_warning(
-                pytest.PytestWarning(f"tearing down after the run was interrupted failed: {exc!r}"), stacklevel=2
+                pytest.PytestWarning(f"tearing down what was left at the end of the run failed: {exc!r}"), stacklevel=2
             )
 
 
@@ -237,7 +241,9 @@ class XdistWorker:
                 p for p in session.config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"
             )
             self._index = {item: i for i, item in enumerate(session.items)}
-            self._run = CooperativeRun(session, settings(session.config), self._replaying)
+            # Only the items the controller sends will run here: each counts
+            # from when it arrives, as xdist's own SetupState sees them.
+            self._run = CooperativeRun(session, settings(session.config), self._replaying, items=[])
         try:
             return (yield)
         finally:

@@ -210,3 +210,83 @@ def test_caplog_holds_only_the_tests_own_records_and_levels_do_not_leak(pytester
         """
     )
     pytester.runpytest().assert_outcomes(passed=14)
+
+
+def test_capsys_without_pytests_capture(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_capsys(capsys, n):
+            print(f"hello {n}")
+            await asyncio.sleep(0.01)
+            sys.stderr.write("oops\\n")
+            assert capsys.readouterr() == (f"hello {n}\\n", "oops\\n")
+        """
+    )
+    pytester.runpytest("-s").assert_outcomes(passed=3)
+
+
+def test_output_a_capture_fixture_holds_unread_is_shown_in_its_phase(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_out(capsys):
+            capsys.readouterr()
+            print("after-read")
+            assert 0
+        """
+    )
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*- Captured stdout call -*", "after-read"])
+    assert "Captured stdout teardown" not in result.stdout.str()
+
+
+def test_a_shared_fixtures_server_output_is_not_the_setting_up_tests(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def server():
+            async def handle(reader, writer):
+                data = await reader.readline()
+                print(f"handling {data.decode().strip()}")
+                writer.write(b"ok\\n")
+                await writer.drain()
+                writer.close()
+            srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+            yield srv.sockets[0].getsockname()[1]
+            srv.close()
+
+        async def call(port, who):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"{who}\\n".encode())
+            await writer.drain()
+            await reader.readline()
+            writer.close()
+
+        @pytest.mark.asyncio_cooperative
+        async def test_a_sets_it_up(server):
+            await asyncio.sleep(0.3)
+            assert 0, "A"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_b(server):
+            await asyncio.sleep(0.05)
+            await call(server, "request-from-B")
+            assert 0, "B"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    section_a = text.split("_ test_a_sets_it_up _")[1].split("_ test_b _")[0] if text.index("_ test_a_sets_it_up _") < text.index("_ test_b _") else text.split("_ test_a_sets_it_up _")[1]
+    assert "request-from-B" not in section_a

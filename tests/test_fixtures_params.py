@@ -373,3 +373,60 @@ def test_context_variables_from_fixtures(pytester):
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(["*TEARDOWNS OK*"])
+
+
+def test_same_param_index_from_different_parametrizations_are_different_instances(pytester):
+    pytester.makeconftest(
+        """
+        closed = []
+
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def backend(request):
+            yield request.param
+            closed.append(request.param)
+        """
+    )
+    body = """
+import asyncio
+import pytest
+from conftest import closed
+
+pytestmark = [pytest.mark.asyncio_cooperative, pytest.mark.parametrize("backend", [{name!r}], indirect=True)]
+
+async def test_get(backend):
+    await asyncio.sleep(0.1)
+    assert backend == {name!r} and backend not in closed
+"""
+    pytester.makepyfile(test_redis=body.format(name="redis"), test_memcached=body.format(name="memcached"))
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_module_scoped_direct_parametrizations_in_two_tests(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        closed = []
+
+        @pytest.fixture(scope="module")
+        async def conn(x):
+            yield f"conn{x}"
+            closed.append(x)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("x", [1, 2], scope="module")
+        async def test_a(conn, x):
+            await asyncio.sleep(0.1)
+            assert conn == f"conn{x}" and x not in closed
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("x", [2, 3], scope="module")
+        async def test_b(conn, x):
+            await asyncio.sleep(0.05)
+            assert conn == f"conn{x}" and x not in closed
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=4)

@@ -335,3 +335,96 @@ def test_bad_loop_factory_is_a_usage_error(pytester, value):
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*ini option asyncio_loop_factory: *{value}*"])
+
+
+def test_xdist_reports_a_shared_fixtures_teardown_error(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def db():
+            yield
+            raise RuntimeError("db teardown failed")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("i", range(4))
+        async def test_x(db, i):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 4 and outcomes["errors"] >= 1
+    result.stdout.fnmatch_lines(["*RuntimeError: db teardown failed*"])
+
+
+def test_a_rerun_does_not_drop_other_tests_teardowns(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        tries = []
+
+        @pytest.fixture
+        async def conn(request):
+            yield
+            assert request.node.name != "test_other", "teardown failure of test_other"
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.flaky(reruns=1)
+        async def test_flaky():
+            tries.append(1)
+            await asyncio.sleep(0.2 if len(tries) > 1 else 0.01)
+            assert len(tries) > 1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other(conn):
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = pytester.runpytest()
+    assert result.parseoutcomes() == {"passed": 2, "errors": 1, "rerun": 1}
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_other*", "*teardown failure of test_other*"])
+
+
+def test_parametrized_hypothesis_test_runs_its_cases_in_turn(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:asyncio")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from hypothesis import given, settings, strategies as st
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("i", range(4))
+        @settings(max_examples=10, deadline=None)
+        @given(x=st.integers())
+        async def test_param_given(i, x):
+            await asyncio.sleep(0)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=4)
+
+
+def test_unittest_async_test_cases_are_left_to_unittest(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import unittest
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class TestOld(unittest.IsolatedAsyncioTestCase):
+            async def test_it(self):
+                await asyncio.sleep(0)
+
+        async def test_coop():
+            await asyncio.sleep(0)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)

@@ -271,3 +271,31 @@ def test_quiet_mode_shows_dots_and_progress(pytester):
     result = pytester.runpytest()
     # the quicker test_b finishes first, and its file's line comes first
     result.stdout.fnmatch_lines(["test_b.py .*[[] 20%[]]", "test_a.py ....*[[]100%[]]"])
+
+
+def test_stepwise_runs_tests_one_at_a_time(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_slow_broken():
+            await asyncio.sleep(0.3)
+            assert False
+
+        async def test_fast_broken():
+            await asyncio.sleep(0.01)
+            assert False
+
+        async def test_ok():
+            pass
+        """
+    )
+    first = pytester.runpytest("--sw")
+    first.assert_outcomes(failed=1)
+    first.stdout.fnmatch_lines(["*test_slow_broken*"])
+    second = pytester.runpytest("--sw")
+    second.assert_outcomes(failed=1)
+    second.stdout.fnmatch_lines(["*test_slow_broken*"])

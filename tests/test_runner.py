@@ -372,3 +372,18 @@ def test_a_report_logged_then_changed_is_shown_as_it_was_logged(pytester):
     )
     result = pytester.runpytest("-v")
     result.stdout.fnmatch_lines(["*::test_coop RETRIED*", "*::test_coop PASSED*", "*1 passed, 1 retried*"])
+
+
+def test_a_test_returning_a_value_gets_pytests_warning(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_returns():
+            return 42
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning: Test functions should return None*"])

@@ -235,3 +235,33 @@ def test_bad_timeout_on_the_marker_is_a_collection_error_naming_the_test(pyteste
     result.stdout.fnmatch_lines(
         ["*ERROR collecting*", "*::test_bad: asyncio_cooperative(timeout=*): the timeout must be a positive number of seconds"]
     )
+
+
+def test_a_test_that_swallows_the_cancellation_and_waits_again_gets_the_timeout_there(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout=0.3)
+        async def test_swallow():
+            try:
+                await asyncio.sleep(2)
+            except asyncio.CancelledError:
+                pass
+            await asyncio.sleep(0.05)
+
+        @pytest.mark.asyncio_cooperative(timeout=0.2)
+        async def test_swallows_everything():
+            for _ in range(4):
+                try:
+                    await asyncio.sleep(0.2)
+                except BaseException:
+                    pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*_ test_swallow _*", ">       await asyncio.sleep(0.05)", "*TaskTimeout: timed out after 0.3 s*"])
+    assert "StopIteration" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*_ test_swallows_everything _*", "*TaskTimeout: timed out after 0.2 s*"])
