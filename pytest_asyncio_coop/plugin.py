@@ -244,39 +244,21 @@ def pytest_configure(config: pytest.Config) -> None:
 # (capture.py); any other test gets pytest's own fixture of the same name.
 
 
-@pytest.fixture
-def capsys(request: pytest.FixtureRequest):  # noqa: ANN201
-    from .capture import capture_fixture
+def _capture_fixture(name: str) -> object:
+    def fixture(request: pytest.FixtureRequest):  # noqa: ANN202
+        from .capture import caplog_fixture, capture_fixture
 
-    yield from capture_fixture(request, "capsys")
+        yield from (caplog_fixture(request) if name == "caplog" else capture_fixture(request, name))
 
-
-@pytest.fixture
-def capsysbinary(request: pytest.FixtureRequest):  # noqa: ANN201
-    from .capture import capture_fixture
-
-    yield from capture_fixture(request, "capsysbinary")
+    fixture.__doc__ = f"pytest's ``{name}``; in a cooperative test, over that test's own output only."
+    return pytest.fixture(name=name)(fixture)
 
 
-@pytest.fixture
-def capfd(request: pytest.FixtureRequest):  # noqa: ANN201
-    from .capture import capture_fixture
-
-    yield from capture_fixture(request, "capfd")
-
-
-@pytest.fixture
-def capfdbinary(request: pytest.FixtureRequest):  # noqa: ANN201
-    from .capture import capture_fixture
-
-    yield from capture_fixture(request, "capfdbinary")
-
-
-@pytest.fixture
-def caplog(request: pytest.FixtureRequest):  # noqa: ANN201
-    from .capture import caplog_fixture
-
-    yield from caplog_fixture(request)
+capsys = _capture_fixture("capsys")
+capsysbinary = _capture_fixture("capsysbinary")
+capfd = _capture_fixture("capfd")
+capfdbinary = _capture_fixture("capfdbinary")
+caplog = _capture_fixture("caplog")
 
 
 def _max_tasks(config: pytest.Config) -> object:
