@@ -66,100 +66,57 @@ def _argtype(convert: Callable[[str], object]) -> Callable[[str], object]:
     return parse
 
 
+# Each setting: ini key (the option is --the-key-with-dashes, which wins over
+# the ini file), how a value is read (a converter, or the accepted words), its
+# default, and what it is for.
+_OPTIONS: tuple[tuple[str, Callable[[str], object] | tuple[str, ...], str, str], ...] = (
+    ("asyncio_cooperative_mode", ("strict", "auto"), "strict",
+     "strict: only tests marked asyncio_cooperative are cooperative; auto: every async test is, "
+     "and every test using an async fixture"),
+    ("max_asyncio_tasks", _whole_number, "100", "how many cooperative tests may run at once"),
+    ("asyncio_task_timeout", _seconds, "600", "seconds a cooperative test may run once started"),
+    ("asyncio_block_threshold", _seconds, "0.25",
+     "seconds a cooperative test's code may hold the event loop before it counts as blocking it"),
+    ("asyncio_blocking", ("report", "error"), "report",
+     "report tests that block the event loop, or make each block an error of the test"),
+    ("asyncio_leaks", ("warn", "error", "ignore"), "warn",
+     "what to do about tasks a cooperative test leaves pending (they are cancelled)"),
+    ("asyncio_order", ("duration", "collection"), "duration",
+     "admit cooperative tests longest first by last run's durations, or in collection order"),
+    ("asyncio_sync_tests", ("first", "overlap"), "first",
+     "run unmarked sync tests first, or on the loop between cooperative steps"),
+)
+_READERS = {name: (_choice(*spec) if isinstance(spec, tuple) else spec) for name, spec, _, _ in _OPTIONS}
+
+
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("asyncio-coop", "cooperative asyncio tests (pytest-asyncio-coop)")
-    group.addoption(
-        "--asyncio-cooperative-mode",
-        dest="asyncio_cooperative_mode",
-        choices=("strict", "auto"),
-        default=None,
-        help="strict: only tests marked asyncio_cooperative are cooperative; auto: every async test "
-        "is, and every test using an async fixture (default: ini asyncio_cooperative_mode, strict)",
-    )
+    for name, spec, default, help_text in _OPTIONS:
+        how: dict[str, object] = {"choices": spec} if isinstance(spec, tuple) else {"type": _argtype(spec)}
+        group.addoption(
+            "--" + name.replace("_", "-"), dest=name, default=None, help=f"{help_text} (default: ini {name}, {default})", **how
+        )
+        parser.addini(name, help_text, default=default)
     parser.addini(
-        "asyncio_cooperative_mode", "strict or auto: which tests are cooperative", default="strict"
+        "asyncio_loop_factory",
+        "dotted path of a callable that makes the event loop, e.g. uvloop.new_event_loop (default: asyncio's)",
+        default="",
     )
     if not pluginmanager.has_plugin("asyncio"):
         # pytest-asyncio's keys, which its suites carry, stay valid without it.
         from .automode import PYTEST_ASYNCIO_INI
 
         for name, default in PYTEST_ASYNCIO_INI.items():
-            parser.addini(name, f"accepted for pytest-asyncio suites (pytest-asyncio-coop)", default=default)
-    group.addoption(
-        "--max-asyncio-tasks",
-        dest="max_asyncio_tasks",
-        type=_argtype(_whole_number),
-        default=None,
-        help="how many cooperative tests may run at once (default: ini max_asyncio_tasks, 100)",
-    )
-    group.addoption(
-        "--asyncio-task-timeout",
-        dest="asyncio_task_timeout",
-        type=_argtype(_seconds),
-        default=None,
-        help="seconds a cooperative test may run once started (default: ini asyncio_task_timeout, 600)",
-    )
-    group.addoption(
-        "--asyncio-block-threshold",
-        dest="asyncio_block_threshold",
-        type=_argtype(_seconds),
-        default=None,
-        help="seconds a cooperative test's code may hold the event loop before it counts as blocking "
-        "it (default: ini asyncio_block_threshold, 0.25)",
-    )
-    group.addoption(
-        "--asyncio-blocking",
-        dest="asyncio_blocking",
-        choices=("report", "error"),
-        default=None,
-        help="report tests that block the event loop, or make each block an error of the test "
-        "(default: ini asyncio_blocking, report)",
-    )
-    group.addoption(
-        "--asyncio-leaks",
-        dest="asyncio_leaks",
-        choices=("warn", "error", "ignore"),
-        default=None,
-        help="what to do about tasks a cooperative test leaves pending (they are cancelled): "
-        "warn, error or ignore (default: ini asyncio_leaks, warn)",
-    )
-    group.addoption(
-        "--asyncio-order",
-        dest="asyncio_order",
-        choices=("duration", "collection"),
-        default=None,
-        help="admit cooperative tests longest first by last run's durations, or in collection order "
-        "(default: ini asyncio_order, duration)",
-    )
-    group.addoption(
-        "--asyncio-sync-tests",
-        dest="asyncio_sync_tests",
-        choices=("first", "overlap"),
-        default=None,
-        help="run unmarked sync tests first, or on the loop between cooperative steps "
-        "(default: ini asyncio_sync_tests, first)",
-    )
-    parser.addini("max_asyncio_tasks", "how many cooperative tests may run at once", default="100")
-    parser.addini("asyncio_order", "duration or collection: the order cooperative tests start in", default="duration")
-    parser.addini("asyncio_sync_tests", "first or overlap: when unmarked sync tests run", default="first")
-    parser.addini("asyncio_block_threshold", "seconds a test may hold the event loop", default="0.25")
-    parser.addini("asyncio_blocking", "report or error: what a test that blocks the loop gets", default="report")
-    parser.addini("asyncio_leaks", "warn, error or ignore: tasks a test leaves pending", default="warn")
-    parser.addini(
-        "asyncio_loop_factory",
-        "dotted path of a callable that makes the event loop, e.g. uvloop.new_event_loop (default: asyncio's)",
-        default="",
-    )
-    parser.addini("asyncio_task_timeout", "seconds a cooperative test may run once started", default="600")
+            parser.addini(name, "accepted for pytest-asyncio suites (pytest-asyncio-coop)", default=default)
 
 
-def _setting(config: pytest.Config, name: str, convert: Callable[[str], object]) -> object:
+def _setting(config: pytest.Config, name: str) -> object:
     value = config.getoption(name)
     if value is not None:
         return value
     raw = config.getini(name)
     try:
-        return convert(str(raw).strip())
+        return _READERS[name](str(raw).strip())
     except ValueError as e:
         raise pytest.UsageError(f"ini option {name}: {e}") from None
 
@@ -190,7 +147,7 @@ _AUTO = pytest.StashKey[bool]()
 def auto_mode(config: pytest.Config) -> bool:
     known = config.stash.get(_AUTO, None)
     if known is None:
-        known = config.stash[_AUTO] = _setting(config, "asyncio_cooperative_mode", _choice("strict", "auto")) == "auto"
+        known = config.stash[_AUTO] = _setting(config, "asyncio_cooperative_mode") == "auto"
     return known
 
 
@@ -225,13 +182,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[_SETTINGS] = Settings(
         max_tasks=_max_tasks(config),
-        task_timeout=_setting(config, "asyncio_task_timeout", _seconds),
+        task_timeout=_setting(config, "asyncio_task_timeout"),
         loop_factory=_loop_factory(str(config.getini("asyncio_loop_factory")).strip()),
-        block_threshold=_setting(config, "asyncio_block_threshold", _seconds),
-        blocking=_setting(config, "asyncio_blocking", _choice("report", "error")),
-        leaks=_setting(config, "asyncio_leaks", _choice("warn", "error", "ignore")),
+        block_threshold=_setting(config, "asyncio_block_threshold"),
+        blocking=_setting(config, "asyncio_blocking"),
+        leaks=_setting(config, "asyncio_leaks"),
         order=_order(config),
-        sync_tests=_setting(config, "asyncio_sync_tests", _choice("first", "overlap")),
+        sync_tests=_setting(config, "asyncio_sync_tests"),
     )
     if hasattr(config, "workerinput"):
         # A pytest-xdist worker: its own loop hands items over one at a time.
@@ -266,12 +223,12 @@ def _max_tasks(config: pytest.Config) -> object:
     every test before it passed."""
     if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
         return 1
-    return _setting(config, "max_asyncio_tasks", _whole_number)
+    return _setting(config, "max_asyncio_tasks")
 
 
 def _order(config: pytest.Config) -> object:
     """The admission order; an order the user asked pytest for wins."""
-    order = _setting(config, "asyncio_order", _choice("duration", "collection"))
+    order = _setting(config, "asyncio_order")
     reordered = any(config.getoption(name, False) for name in ("failedfirst", "newfirst", "stepwise")) or (
         config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
     )
