@@ -14,6 +14,7 @@ html_title = f"{project} {release}"
 # only under TYPE_CHECKING, so names stay as written.
 autodoc_typehints = "signature"
 autodoc_member_order = "bysource"
+add_module_names = False
 # Every cross-reference must resolve. Python's own classes are left out:
 # linking them needs intersphinx, which needs the network, and CI reaches
 # only PyPI.
