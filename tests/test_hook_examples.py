@@ -231,3 +231,13 @@ def test_admit_task_caps_tests_per_module(pytester):
 @pytest.mark.parametrize("path", sorted(HOOK_EXAMPLES.glob("*.py")), ids=lambda path: path.stem)
 def test_every_hook_example_is_tested(path):
     assert any(path.stem in name for name in globals() if name.startswith("test_")), path.name
+
+
+def test_every_hook_has_an_example_in_the_hook_reference():
+    from pytest_asyncio_coop import hookspecs
+
+    hooks = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "pytest_asyncio_coop_spec")]
+    examples = {path.name: path.read_text() for path in HOOK_EXAMPLES.glob("*.py")}
+    assert [hook for hook in hooks if not any(f"def {hook}(" in text for text in examples.values())] == []
+    reference = (HOOK_EXAMPLES.parent.parent / "docs" / "hooks.rst").read_text()
+    assert [name for name in examples if f".. literalinclude:: ../examples/hooks/{name}\n" not in reference] == []
