@@ -1,6 +1,7 @@
 """pytest's built-in fixtures in cooperative tests."""
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 
 def test_builtins_work_in_concurrent_tests(pytester):
@@ -40,35 +41,23 @@ def test_builtins_work_in_concurrent_tests(pytester):
     assert properties == [(f"test_builtins[{n}]", str(n)) for n in range(4)]
 
 
-def test_readme_lock_pattern_isolates_chdir(pytester):
+def test_the_docs_lock_pattern_isolates_chdir(pytester):
+    """examples/locks/test_working_directory.py: each test sees its own
+    directory, and the process's own is back afterwards."""
+    example = Path(__file__).parent.parent / "examples" / "locks" / "test_working_directory.py"
     pytester.makepyfile(
-        """
+        test_working_directory=example.read_text(),
+        test_zz_restored="""
         import asyncio
         import os
         import pytest
-        from pytest_asyncio_coop import Lock
-
-        cwd_lock = Lock("cwd")
-
-        @pytest.fixture
-        async def in_tmp_dir(tmp_path, monkeypatch):
-            async with cwd_lock:
-                monkeypatch.chdir(tmp_path)
-                yield tmp_path
-                monkeypatch.undo()  # before the lock is released
 
         start = os.getcwd()
 
         @pytest.mark.asyncio_cooperative
-        @pytest.mark.parametrize("n", range(4))
-        async def test_in_dir(in_tmp_dir, n):
-            await asyncio.sleep(0.02)
-            assert os.getcwd() == str(in_tmp_dir)
-
-        @pytest.mark.asyncio_cooperative
         async def test_zz_restored():
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1)  # the others hold the lock for 0.1 s each
             assert os.getcwd() == start
-        """
+        """,
     )
-    pytester.runpytest().assert_outcomes(passed=5)
+    pytester.runpytest().assert_outcomes(passed=4)

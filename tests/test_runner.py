@@ -3,21 +3,12 @@ pytest's own protocol, reports and exit codes hold for them."""
 
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
-SEED = """
-import asyncio
-import pytest
-
-@pytest.mark.asyncio_cooperative
-async def test_a():
-    await asyncio.sleep(2)
-
-@pytest.mark.asyncio_cooperative
-async def test_b():
-    await asyncio.sleep(2)
-"""
+# the docs' first example: two 2-second tests
+SEED = (Path(__file__).parent.parent / "examples" / "quickstart" / "test_seed.py").read_text()
 
 
 def test_seed_example_runs_both_tests_at_once(pytester, run_timed):
