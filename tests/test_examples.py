@@ -37,7 +37,7 @@ def test_quickstart_seed_runs_its_two_tests_at_once(pytester):
 
 def test_diagnostics_output_is_as_shown(pytester):
     copy_example(pytester, "diagnostics")
-    result = pytester.runpytest("test_diagnostics.py")
+    result = pytester.runpytest("test_hangs_blocks_leaks.py")
     result.assert_outcomes(passed=2, failed=1, warnings=1)
     result.stdout.fnmatch_lines(shown_output("diagnostics"))
 
