@@ -11,7 +11,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from typing import Collection
+from typing import Any, Callable, Collection, Mapping
 
 from .hookspecs import hookimpl
 from .models import Admission, Settings, Task
@@ -26,3 +26,13 @@ def admit_task(task: Task, running: Collection[Task], settings: Settings) -> Adm
     if running and (is_exclusive(task) or any(is_exclusive(other) for other in running)):
         return Admission.WAIT
     return None
+
+
+def _check(value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError("exclusive must be True or False")
+
+
+@hookimpl
+def marker_options() -> Mapping[str, Callable[[Any], object]]:
+    return {"exclusive": _check}

@@ -20,10 +20,10 @@ from . import isolation, protocol
 from .bridge import current_runner, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
-from .manager import HookFailure, Manager
+from .manager import HookFailure
 from .models import Settings
 from .diagnostics import task_factory
-from .plugin import BLOCKS, SUMMARY
+from .plugin import BLOCKS, SUMMARY, hook_manager
 from .scheduler import Scheduler, _active
 
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
@@ -80,8 +80,8 @@ class CooperativeRun:
         self.settings = settings
         # around the replay of an item's log calls (see XdistWorker)
         self._replaying = replaying or (lambda item: contextlib.nullcontext())
-        self.manager = Manager()
-        self.manager.collect(session.config)
+        self.manager = hook_manager(session.config)
+        self.manager.check()
         # the items known to run: all, or (xdist) those submitted so far
         self.state = SetupState(session.items if items is None else items)
         compat.set_setupstate(session, self.state)

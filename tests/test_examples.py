@@ -41,3 +41,21 @@ def test_resource_limits_extension_caps_each_resource(pytester):
     result = pytester.runpytest("-p", "coop_resource_limits", "-s")
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(["*PEAK 2 6*"])
+
+
+def test_resource_limits_extension_checks_its_marker_argument(pytester):
+    pytester.syspathinsert(EXAMPLE)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(resource=3)
+        async def test_db():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "coop_resource_limits")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*test_db: asyncio_cooperative(resource=3): resource must be the name of a resource, a str"]
+    )

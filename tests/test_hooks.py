@@ -2,6 +2,7 @@
 implementations come from (conftest scope, plugins, entry points), and what
 happens when one is misnamed or raises."""
 
+import re
 import textwrap
 
 import pytest
@@ -30,6 +31,10 @@ def test_hook_on_task_start(pytester):
         REPORTER
         + """
 from pytest_asyncio_coop import hookimpl
+
+@hookimpl
+def marker_options():
+    return {"resource": None}
 
 @hookimpl
 def on_task_start(task):
@@ -99,6 +104,10 @@ def test_hook_on_task_timeout(pytester):
         REPORTER
         + """
 from pytest_asyncio_coop import TimeoutAction, hookimpl
+
+@hookimpl
+def marker_options():
+    return {"extend": None}
 
 @hookimpl
 def on_task_timeout(task):
@@ -285,6 +294,10 @@ def test_hook_admit_task(pytester):
         passed_over = pytest.StashKey[bool]()
 
         @hookimpl
+        def marker_options():
+            return {"alone": None, "late": None}
+
+        @hookimpl
         def admit_task(task, running, settings):
             # "alone" tests wait for an empty loop; nothing starts beside them.
             if task.options.get("alone") and running:
@@ -373,6 +386,54 @@ def test_admit_task_that_holds_back_everything_does_not_hang(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(passed=3, warnings=3)
     result.stdout.fnmatch_lines(["*admit_task held back all 3 queued cooperative tests while none was running*"])
+
+
+def test_hook_marker_options(pytester):
+    pytester.makeconftest(
+        """
+        from pytest_asyncio_coop import hookimpl
+
+        def check_tier(value):
+            if value not in ("gold", "silver"):
+                raise ValueError("tier must be 'gold' or 'silver'")
+
+        @hookimpl
+        def marker_options():
+            return {"tier": check_tier, "note": None}
+
+        @hookimpl
+        def on_task_start(task):
+            print("OPTIONS", task.item.name, sorted(task.options.items()))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(tier="gold", note=[1], timeout=5)
+        async def test_declared():
+            pass
+
+        @pytest.mark.asyncio_cooperative(tier="bronze")
+        async def test_rejected():
+            pass
+
+        @pytest.mark.asyncio_cooperative(teir="gold")
+        async def test_misspelt():
+            pass
+        """
+    )
+    result = pytester.runpytest("-s", "--continue-on-collection-errors")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_hook_marker_options.py::test_rejected: asyncio_cooperative(tier='bronze'): "
+            "tier must be 'gold' or 'silver'",
+            "test_hook_marker_options.py::test_misspelt: asyncio_cooperative(teir='gold'): "
+            "unknown argument 'teir'; the marker accepts exclusive, note, tier, timeout",
+        ]
+    )
+    result.stdout.fnmatch_lines(["OPTIONS test_declared ?('note', ?1?), ('tier', 'gold'), ('timeout', 5)?"])
 
 
 def test_conftest_hooks_apply_only_below_their_directory(pytester):
@@ -539,6 +600,49 @@ def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook
         result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_target*", message])
 
 
+NONSENSE = {
+    "admit_task": ("def admit_task(task, running, settings):", "setup", "admit_task returned 'yes', not an Admission"),
+    "order_tasks": ("def order_tasks(tasks, settings):", "setup", "order_tasks returned 'yes', not a sequence of the tasks"),
+    "on_task_timeout": ("def on_task_timeout(task):", "teardown", "on_task_timeout returned 'yes', not a TimeoutAction"),
+    "make_event_loop": ("def make_event_loop(settings):", "setup", "make_event_loop returned 'yes', not an event loop"),
+}
+
+
+@pytest.mark.parametrize("hook", sorted(NONSENSE))
+def test_a_hookimpl_returning_nonsense_is_reported(pytester, hook):
+    signature, phase, message = NONSENSE[hook]
+    pytester.makeconftest(
+        f"""
+        from pytest_asyncio_coop import hookimpl
+
+        @hookimpl
+        {signature}
+            return "yes"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(2))
+        async def test_n(n):
+            await asyncio.sleep(0.5 if n else 0)
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "0.2")
+    if hook == "on_task_timeout":  # the slow test still times out
+        result.assert_outcomes(passed=1, failed=1, errors=1)
+    else:
+        result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_n*", f"*HookFailure: {message}"])
+
+
+def test_every_hook_has_a_faulty_implementation_test():
+    assert sorted([*FAULTY, "marker_options"]) == HOOKS  # marker_options: test_bad_markers.py
+
+
 def test_every_hookspec_has_a_conftest_test():
     missing = [name for name in HOOKS if f"test_hook_{name}" not in globals()]
     assert not missing
@@ -577,8 +681,10 @@ def _readme_hook_examples():
 @pytest.mark.parametrize("example", _readme_hook_examples())
 def test_readme_hook_examples_run(pytester, example):
     pytester.makeconftest(example)
+    # the marker arguments the example declares, given to every test
+    options = "".join(f"{name}=True, " for name in re.findall(r'"(\w+)": None', example))
     pytester.makepyfile(
-        """
+        f"""
         import asyncio
         import time
         import pytest
@@ -586,7 +692,7 @@ def test_readme_hook_examples_run(pytester, example):
 
         lock = Lock()
 
-        @pytest.mark.asyncio_cooperative
+        @pytest.mark.asyncio_cooperative({options})
         @pytest.mark.parametrize("n", range(3))
         async def test_n(n):
             async with lock:
