@@ -63,7 +63,7 @@ class Manager:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.pm.register(defaults, "asyncio_coop.defaults")
-        self.pm.register(exclusive, "asyncio_coop.exclusive")
+        self.pm.register(exclusive.Exclusive(), "asyncio_coop.exclusive")
         self.known = sorted(
             name for name in dir(hookspecs) if getattr(getattr(hookspecs, name), f"{PROJECT}_spec", None) is not None
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from typing import Any, Callable, ContextManager, Iterator
 
@@ -68,6 +69,10 @@ class _Leftovers:
 
     def timeout_error(self) -> None:
         return None
+
+
+#: full garbage collections are this many times rarer while the loop runs
+_FULL_GC_SPACING = 10
 
 
 class CooperativeRun:
@@ -131,6 +136,11 @@ class CooperativeRun:
             )
             loop = asyncio.new_event_loop()
         self.loop = loop
+        # Thousands of suspended tests are thousands of live objects that each
+        # full collection walks; young garbage is still collected as often.
+        self._gc_threshold = gc.get_threshold()
+        young, middle, old = self._gc_threshold
+        gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
         _active["scheduler"] = self.scheduler
         isolation.begin()
@@ -177,6 +187,7 @@ class CooperativeRun:
             finally:
                 loop.close()
                 isolation.end()
+                gc.set_threshold(*self._gc_threshold)
                 self.loop = None
 
     async def _teardown_rest(self) -> None:
