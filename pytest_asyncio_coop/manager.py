@@ -20,6 +20,11 @@ from . import defaults, exclusive, hookspecs
 PROJECT = "pytest_asyncio_coop"
 
 
+#: what an implementation may raise without stopping the run: any error, and
+#: pytest.skip() / pytest.fail() / pytest.xfail() (pytest.exit() and Ctrl-C stop it)
+FAILURES = (Exception, pytest.skip.Exception, pytest.fail.Exception)
+
+
 class HookFailure(Exception):
     """A third-party implementation of one of this plugin's hooks raised."""
 
@@ -131,7 +136,7 @@ class Manager:
             for impl in self.relay_for(path).marker_options.get_hookimpls():
                 try:
                     declared = dict(impl.function())
-                except Exception as exc:
+                except FAILURES as exc:
                     raise HookFailure(
                         f"hook marker_options of plugin {impl.plugin_name!r} raised {type(exc).__name__}: {exc}"
                     ) from exc
@@ -145,10 +150,10 @@ class Manager:
         :class:`HookFailure` naming the hook and the plugin, instead of raising."""
         try:
             return caller(**kwargs), None
-        except Exception as exc:
+        except FAILURES as exc:
             return None, self._failure(caller, exc)
 
-    def _failure(self, caller: Any, exc: Exception) -> HookFailure:
+    def _failure(self, caller: Any, exc: BaseException) -> HookFailure:
         codes = {getattr(impl.function, "__code__", None): impl.plugin_name for impl in caller.get_hookimpls()}
         plugin = "?"
         tb = exc.__traceback__

@@ -304,7 +304,7 @@ def hook_manager(config: pytest.Config) -> Manager:
 def _check_marker(item: pytest.Item) -> None:
     """Every argument of the marker must be declared by a plugin's
     ``marker_options`` hook, and pass that plugin's check."""
-    from .manager import HookFailure
+    from .manager import FAILURES, HookFailure
 
     def bad(shown: str, problem: object) -> pytest.Collector.CollectError:
         return pytest.Collector.CollectError(f"{item.nodeid}: asyncio_cooperative({shown}): {problem}")
@@ -327,7 +327,7 @@ def _check_marker(item: pytest.Item) -> None:
                 check(value)
             except (TypeError, ValueError) as e:
                 raise bad(shown, e) from None
-            except Exception as e:
+            except FAILURES as e:
                 raise bad(shown, f"the check of plugin {plugin!r} raised {type(e).__name__}: {e}") from None
 
 

@@ -600,6 +600,52 @@ def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook
         result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_target*", message])
 
 
+def test_pytest_skip_or_fail_in_a_hookimpl_is_a_failure_of_that_test_only(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_asyncio_coop import hookimpl
+
+        @hookimpl
+        def on_task_start(task):
+            if task.item.name == "test_skipper":
+                pytest.skip("no database")
+
+        @hookimpl
+        def admit_task(task, running, settings):
+            if task.item.name == "test_failer":
+                pytest.fail("no slot")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_skipper():
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_failer():
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_other(n):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_skipper*", "*HookFailure: hook on_task_start of plugin 'conftest conftest.py' raised Skipped: no database"]
+    )
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_failer*", "*HookFailure: hook admit_task of plugin 'conftest conftest.py' raised Failed: no slot"]
+    )
+
+
 NONSENSE = {
     "admit_task": ("def admit_task(task, running, settings):", "setup", "admit_task returned 'yes', not an Admission"),
     "order_tasks": ("def order_tasks(tasks, settings):", "setup", "order_tasks returned 'yes', not a sequence of the tasks"),
