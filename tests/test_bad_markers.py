@@ -12,6 +12,7 @@ import pytest
         ("timeout='5'", "the timeout must be a positive number of seconds"),
         ("timeout=0", "the timeout must be a positive number of seconds"),
         ("timeout=True", "the timeout must be a positive number of seconds"),
+        ("timeout=float('inf')", "the timeout must be a positive number of seconds"),
         ("exclusive=1", "exclusive must be True or False"),
     ],
 )
@@ -31,7 +32,8 @@ def test_a_bad_marker_argument_is_a_collection_error_of_that_test_only(pytester,
     )
     result = pytester.runpytest("--continue-on-collection-errors")
     result.assert_outcomes(passed=1, errors=1)
-    shown = arguments.split("=")[0] + "=" + repr(eval(arguments.split("=")[1])) if "=" in arguments else arguments
+    name, _, value = arguments.rpartition("=")
+    shown = f"{name}={eval(value)!r}" if name else arguments
     result.stdout.fnmatch_lines(
         [f"test_a_bad_marker_argument_is_a_collection_error_of_that_test_only.py::test_bad: asyncio_cooperative({shown}): {problem}"]
     )

@@ -537,32 +537,41 @@ def test_a_misnamed_hookimpl_is_an_error_naming_it_and_the_known_hooks(pytester)
     )
 
 
+def make_hookimpl(pytester, hook, body):
+    """A conftest implementing ``hook`` (with the spec's arguments) as ``body``."""
+    spec = getattr(hookspecs, hook)
+    arguments = ", ".join(spec.__code__.co_varnames[: spec.__code__.co_argcount])
+    pytester.makeconftest(
+        "from pytest_asyncio_coop import hookimpl\n\n@hookimpl\n"
+        f"def {hook}({arguments}):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+
+
+# hook -> the phase its failure is reported at, and which tests it affects
 FAULTY = {
-    "on_task_start": ("def on_task_start(task):", "setup", "test_target"),
-    "on_task_finish": ("def on_task_finish(task):", "teardown", "test_target"),
-    "on_task_timeout": ("def on_task_timeout(task):", "teardown", "test_target"),
-    "on_lock_acquire": ("def on_lock_acquire(lock, task):", "teardown", "test_target"),
-    "on_lock_release": ("def on_lock_release(lock, task):", "teardown", "test_target"),
-    "on_loop_blocked": ("def on_loop_blocked(task, duration, location):", "teardown", "test_target"),
-    "admit_task": ("def admit_task(task, running, settings):", "setup", "test_target"),
-    "make_event_loop": ("def make_event_loop(settings):", "setup", "all"),
-    "order_tasks": ("def order_tasks(tasks, settings):", "setup", "all"),
+    "on_task_start": ("setup", "test_target"),
+    "on_task_finish": ("teardown", "test_target"),
+    "on_task_timeout": ("teardown", "test_target"),
+    "on_lock_acquire": ("teardown", "test_target"),
+    "on_lock_release": ("teardown", "test_target"),
+    "on_loop_blocked": ("teardown", "test_target"),
+    "admit_task": ("setup", "test_target"),
+    "make_event_loop": ("setup", "all"),
+    "order_tasks": ("setup", "all"),
 }
 
 
 @pytest.mark.parametrize("hook", sorted(FAULTY))
 def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook):
-    signature, phase, affected = FAULTY[hook]
-    pytester.makeconftest(
-        f"""
-        from pytest_asyncio_coop import hookimpl
-
-        @hookimpl
-        {signature}
-            task = locals().get("task")
-            if task is None or task.item.name == "test_target":
-                raise RuntimeError("extension bug")
+    phase, affected = FAULTY[hook]
+    make_hookimpl(
+        pytester,
+        hook,
         """
+        task = locals().get("task")
+        if task is None or task.item.name == "test_target":
+            raise RuntimeError("extension bug")
+        """,
     )
     pytester.makepyfile(
         """
@@ -646,26 +655,19 @@ def test_pytest_skip_or_fail_in_a_hookimpl_is_a_failure_of_that_test_only(pytest
     )
 
 
+# hook -> the phase its failure is reported at, and what it says
 NONSENSE = {
-    "admit_task": ("def admit_task(task, running, settings):", "setup", "admit_task returned 'yes', not an Admission"),
-    "order_tasks": ("def order_tasks(tasks, settings):", "setup", "order_tasks returned 'yes', not a sequence of the tasks"),
-    "on_task_timeout": ("def on_task_timeout(task):", "teardown", "on_task_timeout returned 'yes', not a TimeoutAction"),
-    "make_event_loop": ("def make_event_loop(settings):", "setup", "make_event_loop returned 'yes', not an event loop"),
+    "admit_task": ("setup", "admit_task returned 'yes', not an Admission"),
+    "order_tasks": ("setup", "order_tasks returned 'yes', not a sequence of the tasks"),
+    "on_task_timeout": ("teardown", "on_task_timeout returned 'yes', not a TimeoutAction"),
+    "make_event_loop": ("setup", "make_event_loop returned 'yes', not an event loop"),
 }
 
 
 @pytest.mark.parametrize("hook", sorted(NONSENSE))
 def test_a_hookimpl_returning_nonsense_is_reported(pytester, hook):
-    signature, phase, message = NONSENSE[hook]
-    pytester.makeconftest(
-        f"""
-        from pytest_asyncio_coop import hookimpl
-
-        @hookimpl
-        {signature}
-            return "yes"
-        """
-    )
+    phase, message = NONSENSE[hook]
+    make_hookimpl(pytester, hook, 'return "yes"\n')
     pytester.makepyfile(
         """
         import asyncio
