@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from typing import Collection, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from .hookspecs import hookimpl
 from .models import Admission, Settings, Task, TimeoutAction
@@ -44,3 +44,14 @@ def order_tasks(tasks: Sequence[Task], settings: Settings) -> Sequence[Task]:
 def admit_task(task: Task, running: Collection[Task], settings: Settings) -> Admission:
     """Admit whatever is next while under the cap."""
     return Admission.ADMIT
+
+
+def _check_timeout(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError("the timeout must be a positive number of seconds")
+
+
+@hookimpl(trylast=True)
+def marker_options() -> Mapping[str, Callable[[Any], object]]:
+    """``timeout``: this test's own ``--asyncio-task-timeout``."""
+    return {"timeout": _check_timeout}

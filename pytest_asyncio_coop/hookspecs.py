@@ -10,7 +10,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Sequence
 
 import pluggy
 
@@ -153,6 +153,23 @@ def admit_task(task: Task, running: Collection[Task], settings: Settings) -> Adm
         more until a running task finishes. If every queued task is held back
         while none runs, they are admitted in order with a warning, so the run
         never hangs. Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def marker_options() -> Mapping[str, Callable[[Any], object] | None]:
+    """Declare the keyword arguments of the ``asyncio_cooperative`` marker that
+    this plugin reads (from ``task.options``).
+
+    Asked once per directory of tests, at collection. A test whose marker has
+    an argument that no plugin declares, or a value that a check rejects, is a
+    collection error that names the test.
+
+    :return: argument name -> a check, called with the marker's value, that
+        raises ``ValueError`` or ``TypeError`` saying what is accepted when the
+        value is bad; or None to accept any value.
 
     .. versionadded:: 0.1
     """

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Callable
 import pytest
 
 if TYPE_CHECKING:
+    from .manager import Manager
     from .models import Settings
 
 MARKER = "asyncio_cooperative"
 
 _SETTINGS = pytest.StashKey["Settings"]()
+_MANAGER = pytest.StashKey["Manager"]()
 #: (tests, wall seconds, sum of their durations) of the cooperative phase
 SUMMARY = pytest.StashKey["tuple[int, float, float]"]()
 #: lines of the "tests that blocked the event loop" summary section
@@ -127,17 +129,16 @@ def _loop_factory(path: str) -> str | None:
         return None
     module, _, name = path.rpartition(".")
     try:
-        factory = getattr(importlib.import_module(module), name) if module else None
-    except (ImportError, AttributeError) as e:
+        if not module:
+            raise ImportError("not a dotted path, module.name")
+        factory = getattr(importlib.import_module(module), name)
+        if not callable(factory):
+            raise TypeError(f"{factory!r} is not callable")
+    except (ImportError, AttributeError, TypeError) as e:
         raise pytest.UsageError(
-            f"ini option asyncio_loop_factory: cannot import {path!r} ({e}); give the dotted path "
+            f"ini option asyncio_loop_factory: cannot use {path!r} ({e}); give the dotted path "
             "of a callable that returns a new event loop, e.g. uvloop.new_event_loop"
         ) from None
-    if not callable(factory):
-        raise pytest.UsageError(
-            f"ini option asyncio_loop_factory: {path!r} is not a callable; give the dotted path "
-            "of a callable that returns a new event loop, e.g. uvloop.new_event_loop"
-        )
     return path
 
 
@@ -289,32 +290,96 @@ def marker_options(item: pytest.Item) -> dict[str, object]:
     return options
 
 
+def hook_manager(config: pytest.Config) -> Manager:
+    """The session's manager of this plugin's hooks, made when first needed."""
+    manager = config.stash.get(_MANAGER, None)
+    if manager is None:
+        from .manager import Manager
+
+        manager = config.stash[_MANAGER] = Manager()
+        manager.collect(config)
+    return manager
+
+
 def _check_marker(item: pytest.Item) -> None:
-    options = marker_options(item)
-    if "exclusive" in options and not isinstance(options["exclusive"], bool):
-        raise pytest.Collector.CollectError(
-            f"{item.nodeid}: asyncio_cooperative(exclusive={options['exclusive']!r}): exclusive must be "
-            "True or False"
-        )
-    timeout = options.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")
-    ):
-        raise pytest.Collector.CollectError(
-            f"{item.nodeid}: asyncio_cooperative(timeout={timeout!r}): the timeout must be a "
-            "positive number of seconds"
-        )
+    """Every argument of the marker must be declared by a plugin's
+    ``marker_options`` hook, and pass that plugin's check."""
+    from .manager import FAILURES, HookFailure
+
+    def bad(shown: str, problem: object) -> pytest.Collector.CollectError:
+        return pytest.Collector.CollectError(f"{item.nodeid}: asyncio_cooperative({shown}): {problem}")
+
+    try:
+        declared = hook_manager(item.config).marker_options(item.path)
+    except HookFailure as failure:
+        raise pytest.Collector.CollectError(f"{item.nodeid}: {failure}") from None
+    for mark in item.iter_markers(MARKER):
+        if mark.args:
+            raise bad(", ".join(map(repr, mark.args)), "the marker takes keyword arguments only")
+    for name, value in marker_options(item).items():
+        shown = f"{name}={value!r}"
+        if name not in declared:
+            raise bad(shown, f"unknown argument {name!r}; the marker accepts {', '.join(sorted(declared))}")
+        for plugin, check in declared[name]:
+            if check is None:
+                continue
+            try:
+                check(value)
+            except (TypeError, ValueError) as e:
+                raise bad(shown, e) from None
+            except FAILURES as e:
+                raise bad(shown, f"the check of plugin {plugin!r} raised {type(e).__name__}: {e}") from None
+
+
+class _BadMarker(pytest.Collector):
+    """Stands in for a test whose marker arguments are bad: collecting it is
+    an error naming the test, and the module's other tests still collect."""
+
+    problem = ""
+
+    def collect(self) -> list[pytest.Item]:
+        raise pytest.Collector.CollectError(self.problem)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):  # noqa: ANN201
-    """Check the marker's arguments as tests are made: a bad one is a
-    collection error that names the test."""
+    """Check the marker's arguments as tests are made."""
     result = yield
-    for item in result if isinstance(result, list) else [result]:
-        if isinstance(item, pytest.Function) and is_cooperative(item):
-            _check_marker(item)
-    return result
+    if isinstance(result, list):
+        return [_checked(collector, item) for item in result]
+    return _checked(collector, result)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    manager = session.config.stash.get(_MANAGER, None)
+    if manager is not None:
+        manager.check()
+
+
+def _checked(collector: pytest.Collector, node: object) -> object:
+    if isinstance(node, pytest.Function) and is_cooperative(node) and not hook_manager(node.config).problems:
+        try:
+            _check_marker(node)
+        except pytest.Collector.CollectError as e:
+            bad = _BadMarker.from_parent(collector, name=node.name)
+            bad.problem = str(e)
+            return bad
+    return node
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):  # noqa: ANN201
+    """pytest's failure of an async test nobody ran, with a hint about this plugin."""
+    try:
+        return (yield)
+    except pytest.fail.Exception as e:
+        if not e.msg.startswith("async def functions are not natively supported"):
+            raise
+        raise pytest.fail.Exception(
+            f"{e.msg}\npytest-asyncio-coop is installed: mark the test @pytest.mark.{MARKER} to run it "
+            "on its event loop, or set asyncio_cooperative_mode = auto to make every async test cooperative.",
+            pytrace=False,
+        ) from None
 
 
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:

@@ -145,7 +145,9 @@ class TaskRunner:
 
     def _on_deadline(self) -> None:
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
-        if isinstance(action, TimeoutAction) and action.extend_by is not None:
+        if action is not None and not isinstance(action, TimeoutAction):
+            self.teardown_failures.append(HookFailure(f"on_task_timeout returned {action!r}, not a TimeoutAction"))
+        elif action is not None and action.extend_by is not None:
             self._arm(asyncio.get_running_loop().time() + action.extend_by)
             return
         self.task.state = TaskState.TIMED_OUT

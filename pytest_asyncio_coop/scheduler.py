@@ -79,8 +79,11 @@ class Scheduler:
         tasks = [self._new_task(item, self.settings.task_timeout, now, known.get(item.nodeid)) for item in items]
         if ordered:
             order, failure = self.manager.call(self.manager.pm.hook.order_tasks, tasks=tasks, settings=self.settings)
+            ordered = _complete_order(order, tasks)
+            if ordered is None:
+                failure = failure or HookFailure(f"order_tasks returned {order!r:.200}, not a sequence of the tasks")
             self.session_failure = self.session_failure or failure
-            tasks = _complete_order(order, tasks)
+            tasks = ordered or tasks
         self._queue.extend(tasks)
         self._admit()
 
@@ -153,6 +156,8 @@ class Scheduler:
             decision, failure = self.manager.call(
                 self.manager.relay_for(task.item.path).admit_task, task=task, running=running, settings=self.settings
             )
+            if failure is None and decision is not None and not isinstance(decision, Admission):
+                failure = HookFailure(f"admit_task returned {decision!r}, not an Admission")
             if failure is not None or decision is Admission.ADMIT or decision is None:
                 del self._queue[index]
                 return task, failure
@@ -275,13 +280,20 @@ def notify_lock(hook: str, lock: Lock) -> str | None:
     return holder
 
 
-def _complete_order(ordered: Any, tasks: list[Task]) -> list[Task]:
-    """The hook's order, then any task it left out, each task once."""
-    seen: set[int] = set()
+def _complete_order(ordered: Any, tasks: list[Task]) -> list[Task] | None:
+    """The hook's order, then any task it left out, each task once; None if
+    it returned something else than tasks."""
+    try:
+        ordered = list(ordered or ())
+    except TypeError:
+        return None
+    if not all(isinstance(task, Task) for task in ordered):
+        return None
+    queued = {id(task) for task in tasks}
     result = []
-    for task in [*(ordered or ()), *tasks]:
-        if id(task) not in seen and isinstance(task, Task):
-            seen.add(id(task))
+    for task in [*ordered, *tasks]:
+        if id(task) in queued:
+            queued.discard(id(task))
             result.append(task)
     return result
 

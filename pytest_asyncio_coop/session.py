@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from typing import Any, Callable, ContextManager, Iterator
 
@@ -20,10 +21,10 @@ from . import isolation, protocol
 from .bridge import current_runner, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
-from .manager import HookFailure, Manager
+from .manager import HookFailure
 from .models import Settings
 from .diagnostics import task_factory
-from .plugin import BLOCKS, SUMMARY
+from .plugin import BLOCKS, SUMMARY, hook_manager
 from .scheduler import Scheduler, _active
 
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
@@ -70,6 +71,10 @@ class _Leftovers:
         return None
 
 
+#: full garbage collections are this many times rarer while the loop runs
+_FULL_GC_SPACING = 10
+
+
 class CooperativeRun:
     """Everything the cooperative run of one session holds."""
 
@@ -80,8 +85,8 @@ class CooperativeRun:
         self.settings = settings
         # around the replay of an item's log calls (see XdistWorker)
         self._replaying = replaying or (lambda item: contextlib.nullcontext())
-        self.manager = Manager()
-        self.manager.collect(session.config)
+        self.manager = hook_manager(session.config)
+        self.manager.check()
         # the items known to run: all, or (xdist) those submitted so far
         self.state = SetupState(session.items if items is None else items)
         compat.set_setupstate(session, self.state)
@@ -131,6 +136,11 @@ class CooperativeRun:
             )
             loop = asyncio.new_event_loop()
         self.loop = loop
+        # Thousands of suspended tests are thousands of live objects that each
+        # full collection walks; young garbage is still collected as often.
+        self._gc_threshold = gc.get_threshold()
+        young, middle, old = self._gc_threshold
+        gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
         _active["scheduler"] = self.scheduler
         isolation.begin()
@@ -177,6 +187,7 @@ class CooperativeRun:
             finally:
                 loop.close()
                 isolation.end()
+                gc.set_threshold(*self._gc_threshold)
                 self.loop = None
 
     async def _teardown_rest(self) -> None:

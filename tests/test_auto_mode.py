@@ -196,18 +196,3 @@ def test_exclusive_from_a_modules_pytestmark(pytester):
         """
     )
     pytester.runpytest().assert_outcomes(passed=3)
-
-
-def test_bad_exclusive_value_is_a_collection_error(pytester):
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.asyncio_cooperative(exclusive="yes")
-        async def test_bad():
-            pass
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*::test_bad: asyncio_cooperative(exclusive='yes'): exclusive must be True or False"])

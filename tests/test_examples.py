@@ -143,3 +143,22 @@ def test_resource_limits_entry_point_names_the_module():
     entry_points = setup["options.entry_points"]["pytest_asyncio_coop"].split()
     assert entry_points == ["resource_limits", "=", "coop_resource_limits"]
     assert setup["options"]["py_modules"].strip() == "coop_resource_limits"
+
+
+def test_resource_limits_extension_checks_its_marker_argument(pytester):
+    pytester.syspathinsert(EXAMPLES / "resource_limits")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(resource=3)
+        async def test_db():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "coop_resource_limits")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*test_db: asyncio_cooperative(resource=3): resource must be the name of a resource, a str"]
+    )
+

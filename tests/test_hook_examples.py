@@ -228,6 +228,36 @@ def test_admit_task_caps_tests_per_module(pytester):
     assert max(int(peak[3]) for peak in peaks) == 6  # two of each module at once
 
 
+def test_marker_options_declares_and_checks_an_argument(pytester):
+    use_example(pytester, "marker_options")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(service="db")
+        async def test_db():
+            pass
+
+        @pytest.mark.asyncio_cooperative(service="mail")
+        async def test_unknown_service():
+            pass
+
+        @pytest.mark.asyncio_cooperative(servce="db")
+        async def test_misspelt():
+            pass
+        """
+    )
+    result = pytester.runpytest("--continue-on-collection-errors", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_unknown_service: asyncio_cooperative(service='mail'): service must be one of db, cache, queue",
+            "*::test_misspelt: asyncio_cooperative(servce='db'): unknown argument 'servce'*",
+        ]
+    )
+    assert junit_properties(pytester)["test_db"] == [("service", "db")]
+
+
 @pytest.mark.parametrize("path", sorted(HOOK_EXAMPLES.glob("*.py")), ids=lambda path: path.stem)
 def test_every_hook_example_is_tested(path):
     assert any(path.stem in name for name in globals() if name.startswith("test_")), path.name

@@ -32,6 +32,10 @@ def test_hook_on_task_start(pytester):
 from pytest_asyncio_coop import hookimpl
 
 @hookimpl
+def marker_options():
+    return {"resource": None}
+
+@hookimpl
 def on_task_start(task):
     assert task.deadline == task.started_at + task.timeout
     lines.append(f"start {task.item.name} {task.state.value} {task.options}")
@@ -99,6 +103,10 @@ def test_hook_on_task_timeout(pytester):
         REPORTER
         + """
 from pytest_asyncio_coop import TimeoutAction, hookimpl
+
+@hookimpl
+def marker_options():
+    return {"extend": None}
 
 @hookimpl
 def on_task_timeout(task):
@@ -285,6 +293,10 @@ def test_hook_admit_task(pytester):
         passed_over = pytest.StashKey[bool]()
 
         @hookimpl
+        def marker_options():
+            return {"alone": None, "late": None}
+
+        @hookimpl
         def admit_task(task, running, settings):
             # "alone" tests wait for an empty loop; nothing starts beside them.
             if task.options.get("alone") and running:
@@ -373,6 +385,54 @@ def test_admit_task_that_holds_back_everything_does_not_hang(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(passed=3, warnings=3)
     result.stdout.fnmatch_lines(["*admit_task held back all 3 queued cooperative tests while none was running*"])
+
+
+def test_hook_marker_options(pytester):
+    pytester.makeconftest(
+        """
+        from pytest_asyncio_coop import hookimpl
+
+        def check_tier(value):
+            if value not in ("gold", "silver"):
+                raise ValueError("tier must be 'gold' or 'silver'")
+
+        @hookimpl
+        def marker_options():
+            return {"tier": check_tier, "note": None}
+
+        @hookimpl
+        def on_task_start(task):
+            print("OPTIONS", task.item.name, sorted(task.options.items()))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(tier="gold", note=[1], timeout=5)
+        async def test_declared():
+            pass
+
+        @pytest.mark.asyncio_cooperative(tier="bronze")
+        async def test_rejected():
+            pass
+
+        @pytest.mark.asyncio_cooperative(teir="gold")
+        async def test_misspelt():
+            pass
+        """
+    )
+    result = pytester.runpytest("-s", "--continue-on-collection-errors")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_hook_marker_options.py::test_rejected: asyncio_cooperative(tier='bronze'): "
+            "tier must be 'gold' or 'silver'",
+            "test_hook_marker_options.py::test_misspelt: asyncio_cooperative(teir='gold'): "
+            "unknown argument 'teir'; the marker accepts exclusive, note, tier, timeout",
+        ]
+    )
+    result.stdout.fnmatch_lines(["OPTIONS test_declared ?('note', ?1?), ('tier', 'gold'), ('timeout', 5)?"])
 
 
 def test_conftest_hooks_apply_only_below_their_directory(pytester):
@@ -476,32 +536,41 @@ def test_a_misnamed_hookimpl_is_an_error_naming_it_and_the_known_hooks(pytester)
     )
 
 
+def make_hookimpl(pytester, hook, body):
+    """A conftest implementing ``hook`` (with the spec's arguments) as ``body``."""
+    spec = getattr(hookspecs, hook)
+    arguments = ", ".join(spec.__code__.co_varnames[: spec.__code__.co_argcount])
+    pytester.makeconftest(
+        "from pytest_asyncio_coop import hookimpl\n\n@hookimpl\n"
+        f"def {hook}({arguments}):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+
+
+# hook -> the phase its failure is reported at, and which tests it affects
 FAULTY = {
-    "on_task_start": ("def on_task_start(task):", "setup", "test_target"),
-    "on_task_finish": ("def on_task_finish(task):", "teardown", "test_target"),
-    "on_task_timeout": ("def on_task_timeout(task):", "teardown", "test_target"),
-    "on_lock_acquire": ("def on_lock_acquire(lock, task):", "teardown", "test_target"),
-    "on_lock_release": ("def on_lock_release(lock, task):", "teardown", "test_target"),
-    "on_loop_blocked": ("def on_loop_blocked(task, duration, location):", "teardown", "test_target"),
-    "admit_task": ("def admit_task(task, running, settings):", "setup", "test_target"),
-    "make_event_loop": ("def make_event_loop(settings):", "setup", "all"),
-    "order_tasks": ("def order_tasks(tasks, settings):", "setup", "all"),
+    "on_task_start": ("setup", "test_target"),
+    "on_task_finish": ("teardown", "test_target"),
+    "on_task_timeout": ("teardown", "test_target"),
+    "on_lock_acquire": ("teardown", "test_target"),
+    "on_lock_release": ("teardown", "test_target"),
+    "on_loop_blocked": ("teardown", "test_target"),
+    "admit_task": ("setup", "test_target"),
+    "make_event_loop": ("setup", "all"),
+    "order_tasks": ("setup", "all"),
 }
 
 
 @pytest.mark.parametrize("hook", sorted(FAULTY))
 def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook):
-    signature, phase, affected = FAULTY[hook]
-    pytester.makeconftest(
-        f"""
-        from pytest_asyncio_coop import hookimpl
-
-        @hookimpl
-        {signature}
-            task = locals().get("task")
-            if task is None or task.item.name == "test_target":
-                raise RuntimeError("extension bug")
+    phase, affected = FAULTY[hook]
+    make_hookimpl(
+        pytester,
+        hook,
         """
+        task = locals().get("task")
+        if task is None or task.item.name == "test_target":
+            raise RuntimeError("extension bug")
+        """,
     )
     pytester.makepyfile(
         """
@@ -537,6 +606,88 @@ def test_a_raising_hookimpl_is_reported_against_the_affected_test(pytester, hook
         outcomes = {"setup": dict(passed=1, errors=1), "teardown": dict(passed=2, errors=1)}[phase]
         result.assert_outcomes(**outcomes)
         result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_target*", message])
+
+
+def test_pytest_skip_or_fail_in_a_hookimpl_is_a_failure_of_that_test_only(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_asyncio_coop import hookimpl
+
+        @hookimpl
+        def on_task_start(task):
+            if task.item.name == "test_skipper":
+                pytest.skip("no database")
+
+        @hookimpl
+        def admit_task(task, running, settings):
+            if task.item.name == "test_failer":
+                pytest.fail("no slot")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_skipper():
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_failer():
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_other(n):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_skipper*", "*HookFailure: hook on_task_start of plugin 'conftest conftest.py' raised Skipped: no database"]
+    )
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_failer*", "*HookFailure: hook admit_task of plugin 'conftest conftest.py' raised Failed: no slot"]
+    )
+
+
+# hook -> the phase its failure is reported at, and what it says
+NONSENSE = {
+    "admit_task": ("setup", "admit_task returned 'yes', not an Admission"),
+    "order_tasks": ("setup", "order_tasks returned 'yes', not a sequence of the tasks"),
+    "on_task_timeout": ("teardown", "on_task_timeout returned 'yes', not a TimeoutAction"),
+    "make_event_loop": ("setup", "make_event_loop returned 'yes', not an event loop"),
+}
+
+
+@pytest.mark.parametrize("hook", sorted(NONSENSE))
+def test_a_hookimpl_returning_nonsense_is_reported(pytester, hook):
+    phase, message = NONSENSE[hook]
+    make_hookimpl(pytester, hook, 'return "yes"\n')
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(2))
+        async def test_n(n):
+            await asyncio.sleep(0.5 if n else 0)
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "0.2")
+    if hook == "on_task_timeout":  # the slow test still times out
+        result.assert_outcomes(passed=1, failed=1, errors=1)
+    else:
+        result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([f"*ERROR at {phase} of test_n*", f"*HookFailure: {message}"])
+
+
+def test_every_hook_has_a_faulty_implementation_test():
+    assert sorted([*FAULTY, "marker_options"]) == HOOKS  # marker_options: test_bad_markers.py
 
 
 def test_every_hookspec_has_a_conftest_test():

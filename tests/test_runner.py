@@ -378,3 +378,21 @@ def test_a_test_returning_a_value_gets_pytests_warning(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning: Test functions should return None*"])
+
+
+def test_full_collections_are_rarer_during_the_run_and_restored_after(pytester):
+    import gc
+
+    before = gc.get_threshold()
+    pytester.makepyfile(
+        f"""
+        import gc
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_spaced():
+            assert gc.get_threshold() == {(before[0], before[1], before[2] * 10)}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert gc.get_threshold() == before

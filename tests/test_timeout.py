@@ -219,24 +219,6 @@ def test_per_test_timeout_on_the_marker(pytester):
     )
 
 
-@pytest.mark.parametrize("value", ["'soon'", "0", "-1", "True", "float('inf')"])
-def test_bad_timeout_on_the_marker_is_a_collection_error_naming_the_test(pytester, value):
-    pytester.makepyfile(
-        f"""
-        import pytest
-
-        @pytest.mark.asyncio_cooperative(timeout={value})
-        async def test_bad():
-            pass
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["*ERROR collecting*", "*::test_bad: asyncio_cooperative(timeout=*): the timeout must be a positive number of seconds"]
-    )
-
-
 def test_a_test_that_swallows_the_cancellation_and_waits_again_gets_the_timeout_there(pytester):
     pytester.makepyfile(
         """

@@ -15,6 +15,17 @@ DEFAULT_LIMIT = 2
 LIMITS: dict[str, int] = {}
 
 
+def _check_resource(value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError("resource must be the name of a resource, a str")
+
+
+@hookimpl
+def marker_options():
+    """Declare the marker argument this extension reads."""
+    return {"resource": _check_resource}
+
+
 @hookimpl
 def admit_task(task, running, settings):
     resource = task.options.get("resource")
