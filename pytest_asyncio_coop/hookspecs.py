@@ -47,7 +47,9 @@ def on_task_finish(task: Task) -> None:
     An exception raised here is reported as an error at the test's teardown.
 
     :param task: the finished task; ``task.outcome`` is ``"passed"``,
-        ``"failed"`` or ``"skipped"``.
+        ``"failed"`` or ``"skipped"``, or None for a test that ``-x`` or
+        Ctrl-C cancelled (``task.state`` is then ``CANCELLED``; it is not
+        counted).
 
     .. versionadded:: 0.1
     """

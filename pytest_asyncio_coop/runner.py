@@ -143,7 +143,15 @@ class TaskRunner:
         self.task.deadline = deadline
         self._timer = asyncio.get_running_loop().call_at(deadline, self._on_deadline)
 
+    def postpone(self, seconds: float) -> None:
+        """The loop was stopped for ``seconds`` (an xdist worker running other
+        items): that time does not count against the test."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._arm(self.task.deadline + seconds)
+
     def _on_deadline(self) -> None:
+        self._timer = None
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
         if action is not None and not isinstance(action, TimeoutAction):
             self.teardown_failures.append(HookFailure(f"on_task_timeout returned {action!r}, not a TimeoutAction"))

@@ -197,6 +197,11 @@ class Scheduler:
             self._fatal = exc
         self._stop_running()
 
+    def postpone(self, seconds: float) -> None:
+        """Move the running tests' deadlines ``seconds`` later."""
+        for runner in self._running.values():
+            runner.postpone(seconds)
+
     def _stop_running(self) -> None:
         for runner in self._running.values():
             if not runner.stopped:

@@ -96,6 +96,8 @@ class CooperativeRun:
             pluginmanager.register(protocol, "asyncio_coop.protocol")
         # set when the first cooperative item arrives
         self.loop: asyncio.AbstractEventLoop | None = None
+        # loop.time() when the loop last stopped (between an xdist worker's items)
+        self._stopped_at: float | None = None
 
     def run_sequential(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """Run a non-cooperative item now, outside the loop, as pytest would."""
@@ -149,11 +151,17 @@ class CooperativeRun:
         self._main = loop.create_task(self.scheduler.run())
 
     def _run(self, awaitable: Any) -> None:
-        assert self.loop is not None
+        loop = self.loop
+        assert loop is not None
+        if self._stopped_at is not None:
+            # Before the timers that came due meanwhile: they are moved on.
+            loop.call_soon(self.scheduler.postpone, loop.time() - self._stopped_at)
         try:
-            self.loop.run_until_complete(awaitable)
+            loop.run_until_complete(awaitable)
         except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
             self.scheduler.interrupt(exc)
+        finally:
+            self._stopped_at = loop.time()
 
     def finish(self) -> None:
         """Run what is queued to the end, tear down what is left, close the loop."""

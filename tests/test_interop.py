@@ -328,13 +328,29 @@ def test_uvloop_through_the_loop_factory_option(pytester):
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("value", ["no_such_module.loop", "asyncio.no_such_factory", "asyncio.events"])
-def test_bad_loop_factory_is_a_usage_error(pytester, value):
-    pytester.makeini(f"[pytest]\nasyncio_loop_factory = {value}\n")
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*ini option asyncio_loop_factory: *{value}*"])
+def test_xdist_time_the_loop_stands_still_does_not_count_against_a_timeout(pytester):
+    # In a worker the loop stops while a plain test runs: 3 s in which the
+    # cooperative test, with a 1 s timeout and 0.5 s of waiting, cannot move.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_a_coop():
+            await asyncio.sleep(0.5)
+
+        def test_b_plain():
+            time.sleep(3)
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_c_coop():
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "1", "-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
 
 
 def test_xdist_reports_a_shared_fixtures_teardown_error(pytester):
