@@ -394,8 +394,7 @@ class SetupState:
                     self._remaining[node] -= 1
                 if node in self.stack and (node is item or self._remaining[node] <= 0):
                     exceptions += self._teardown([node])
-            session = item.session
-            if session.shouldfail or session.shouldstop:
+            if self._stopping(item.session):
                 # Tests that have not started will not: what no running test
                 # needs goes now.
                 needed = {node for other in self._active if other is not item for node in other.listchain()}
@@ -403,6 +402,13 @@ class SetupState:
         finally:
             self._active.discard(item)
         _raise(exceptions)
+
+    @staticmethod
+    def _stopping(session: pytest.Session) -> bool:
+        """Whether the session stops, or will once a running test's reports are
+        logged (``Scheduler.expect_stop``)."""
+        runner = current_runner()
+        return bool(session.shouldfail or session.shouldstop) or (runner is not None and runner.scheduler.stop_expected)
 
     def _teardown(self, nodes: list[Node]) -> list[BaseException]:
         """Run the finalizers of ``nodes``, in that order; their errors."""
