@@ -278,8 +278,9 @@ class Durations:
 
 
 def _is_teardown_error(call: tuple[Any, ...]) -> bool:
+    """A teardown report of an error, also one an xfail mark shows as xfailed."""
     report = call[2].get("report")
-    return report is not None and report.when == "teardown" and report.failed
+    return report is not None and report.when == "teardown" and (report.failed or hasattr(report, "wasxfail"))
 
 
 def notify_lock(hook: str, lock: Lock) -> str | None:
