@@ -79,6 +79,8 @@ def check(suite: Suite, run: Run, *, plain: bool = False) -> None:
         assert bad not in run.output, f"{bad!r} in the output"
     warnings = run.outcomes.get("warnings", 0)
     assert warnings == left_over, f"{warnings} warning(s)"
+    finished = sum(1 for event in run.events if event[0] == "finish")
+    assert not finished or f"cooperative: {finished} test{'s' if finished > 1 else ''} in" in run.output
 
 
 def _shown(report: dict[str, Any], messages: set[str] | dict[str, Any]) -> set[str]:
