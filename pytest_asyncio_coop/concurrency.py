@@ -300,10 +300,11 @@ class SetupState:
     """A reference-counted replacement for pytest's SetupState (hazard 3).
 
     * a node is set up once; concurrent requesters wait for it;
-    * a node is torn down when the last item that needs it is done;
+    * a node is torn down when the last item that needs it is done, and only
+      once the teardowns below it are done;
     * teardown runs in reverse order of setup;
-    * when the session stops early, the last running item tears down everything,
-      and session end tears down whatever is left.
+    * when the session stops early, each item ending tears down what no
+      running item needs, and session end tears down whatever is left.
 
     ``stack`` keeps pytest's shape (node -> (finalizers, setup error)) and
     order, for plugins that inspect it.
@@ -311,11 +312,11 @@ class SetupState:
 
     def __init__(self, items: Sequence[pytest.Item]) -> None:
         self.stack: dict[Node, tuple[list[Callable[[], object]], tuple[BaseException, Any] | None]] = _Stack()
-        # items per node that have not been torn down yet
+        # items per node that are not done with it yet
         self._remaining: Counter[Node] = Counter()
         # items counted in _remaining and not yet released
         self._pending: set[pytest.Item] = set()
-        # items set up and not yet torn down
+        # items set up and not done with their teardown
         self._active: set[pytest.Item] = set()
         #: the item being run outside the loop, by the sequential phase
         self.sequential_item: pytest.Item | None = None
@@ -379,20 +380,38 @@ class SetupState:
         """
         item = self._current_item()
         if item is None:
-            self._teardown(list(reversed(self.stack)))
+            _raise(self._teardown(list(reversed(self.stack))))
             return
-        self._active.discard(item)
-        if item in self._pending:
-            self._pending.discard(item)
-            self._remaining.subtract(item.listchain())
-        session = item.session
-        if (session.shouldfail or session.shouldstop) and not self._active:
-            nodes = list(reversed(self.stack))
-        else:
-            nodes = [n for n in reversed(item.listchain()) if n in self.stack and (n is item or self._remaining[n] <= 0)]
-        self._teardown(nodes)
+        counted = item in self._pending
+        self._pending.discard(item)
+        exceptions: list[BaseException] = []
+        try:
+            # Bottom-up, a level at a time: the item stops counting for a node
+            # only once what it tore down below that node is done, so a shared
+            # node is never torn down while a fixture that uses it still is.
+            for node in reversed(item.listchain()):
+                if counted:
+                    self._remaining[node] -= 1
+                if node in self.stack and (node is item or self._remaining[node] <= 0):
+                    exceptions += self._teardown([node])
+            if self._stopping(item.session):
+                # Tests that have not started will not: what no running test
+                # needs goes now.
+                needed = {node for other in self._active if other is not item for node in other.listchain()}
+                exceptions += self._teardown([node for node in reversed(self.stack) if node not in needed])
+        finally:
+            self._active.discard(item)
+        _raise(exceptions)
 
-    def _teardown(self, nodes: list[Node]) -> None:
+    @staticmethod
+    def _stopping(session: pytest.Session) -> bool:
+        """Whether the session stops, or will once a running test's reports are
+        logged (``Scheduler.expect_stop``)."""
+        runner = current_runner()
+        return bool(session.shouldfail or session.shouldstop) or (runner is not None and runner.scheduler.stop_expected)
+
+    def _teardown(self, nodes: list[Node]) -> list[BaseException]:
+        """Run the finalizers of ``nodes``, in that order; their errors."""
         exceptions: list[BaseException] = []
         for node in nodes:
             entry = self.stack.pop(node, None)
@@ -409,7 +428,13 @@ class SetupState:
                 exceptions.extend(these)
             elif these:
                 exceptions.append(BaseExceptionGroup(f"errors while tearing down {node!r}", these[::-1]))
-        if len(exceptions) == 1:
-            raise exceptions[0]
-        if exceptions:
-            raise BaseExceptionGroup("errors during test teardown", exceptions[::-1])
+        return exceptions
+
+
+def _raise(exceptions: list[BaseException]) -> None:
+    """Raise teardown errors as pytest's SetupState does: one as itself,
+    several as a group."""
+    if len(exceptions) == 1:
+        raise exceptions[0]
+    if exceptions:
+        raise BaseExceptionGroup("errors during test teardown", exceptions[::-1])

@@ -195,6 +195,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     runner = current_runner()
     if runner is not None:
         runner.phase = "teardown"
+        runner.scheduler.expect_stop(runner)
     try:
         return (yield)
     finally:

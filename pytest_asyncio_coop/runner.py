@@ -109,9 +109,13 @@ class TaskRunner:
     def _protocol(self) -> None:
         self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
 
+    def retries_on_failure(self) -> bool:
+        """Whether a failure now would be run again (``flakey``), not counted."""
+        return self.task.attempt == 1 and not self.stopped and self.item.get_closest_marker("flakey") is not None
+
     def _retry(self) -> bool:
         """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""
-        if self.task.attempt > 1 or self.stopped or self.item.get_closest_marker("flakey") is None:
+        if not self.retries_on_failure():
             return False
         reports = [call[2]["report"] for call in self.logs if call[0] == "pytest_runtest_logreport"]
         if not any(report.failed for report in reports):

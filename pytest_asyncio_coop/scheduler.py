@@ -65,6 +65,10 @@ class Scheduler:
         self.blocks: dict[str, list[Any]] = {}
         #: durations of tests, from the last run and from this one
         self.durations = Durations(session.config)
+        #: set once the reports a running test holds back will stop the
+        #: session when logged (-x, --maxfail): nothing more starts, and tests
+        #: ending tear down what no running test needs (see expect_stop)
+        self.stop_expected = False
 
     async def run(self) -> None:
         """Wait until every task added is done and no more will come."""
@@ -138,8 +142,31 @@ class Scheduler:
     def _stopping(self) -> bool:
         return bool(self._session.shouldfail or self._session.shouldstop or self._fatal is not None)
 
+    def expect_stop(self, runner: TaskRunner) -> None:
+        """At the start of a test's teardown: will its reports stop the
+        session once logged? pytest logs each report as it is made, so it
+        knows by then, and tears everything down in that teardown (its #11706:
+        the teardown errors of shared fixtures are then that test's). Here the
+        reports wait until the test is done, so their effect on ``--maxfail``
+        is worked out from them, as ``Session.pytest_runtest_logreport``
+        counts. Tests admitted but not started are cancelled now: they will
+        not run, and must not set up again what is being torn down."""
+        if self.stop_expected or runner.retries_on_failure():
+            return
+        maxfail = self._session.config.getvalue("maxfail")
+        reports = (call[2].get("report") for call in runner.logs)
+        failures = sum(1 for r in reports if r is not None and r.failed and not hasattr(r, "wasxfail"))
+        if maxfail and failures and self._session.testsfailed + failures >= maxfail:
+            self.stop_expected = True
+            for other in list(self._running.values()):
+                if other.task.started_at is None:
+                    other.stop()
+
     def _admit(self) -> None:
-        while self._queue and len(self._running) < self.settings.max_tasks and not self._stopping():
+        while (
+            self._queue and len(self._running) < self.settings.max_tasks and not self._stopping()
+            and not self.stop_expected
+        ):
             picked = self._pick()
             if picked is None:
                 break
@@ -261,8 +288,9 @@ class Durations:
 
 
 def _is_teardown_error(call: tuple[Any, ...]) -> bool:
+    """A teardown report of an error, also one an xfail mark shows as xfailed."""
     report = call[2].get("report")
-    return report is not None and report.when == "teardown" and report.failed
+    return report is not None and report.when == "teardown" and (report.failed or hasattr(report, "wasxfail"))
 
 
 def notify_lock(hook: str, lock: Lock) -> str | None:

@@ -208,6 +208,78 @@ def test_hazard3_teardown_runs_in_reverse_order_of_setup(pytester):
     ]
 
 
+def test_hazard3_shared_fixture_outlives_every_teardown_that_uses_it(pytester):
+    """A test that finishes while another is still tearing down a fixture
+    that depends on a shared one must not tear that shared one down: the
+    module outlives its tests' function fixtures, the session its modules'.
+    Each slow teardown waits until the other test has finished, so the
+    overlap is certain."""
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+        from pytest_asyncio_coop import hookimpl
+
+        alive = set()
+        finished = set()
+
+        @hookimpl
+        def on_task_finish(task):
+            finished.add(task.nodeid)
+
+        async def until_finished(nodeid):
+            while nodeid not in finished:
+                await asyncio.sleep(0.01)
+
+        @pytest.fixture(scope="session")
+        async def session_fix():
+            alive.add("session")
+            yield
+            alive.discard("session")
+
+        @pytest.fixture(scope="module")
+        async def module_fix(request, session_fix):
+            name = request.module.__name__
+            alive.add(name)
+            yield
+            if name == "test_slow":
+                await until_finished("test_fast.py::test_quick")
+            assert "session" in alive, f"session fixture torn down before {name}'s teardown ended"
+            alive.discard(name)
+
+        @pytest.fixture
+        async def function_fix(request, module_fix):
+            yield
+            if request.node.name == "test_slow_teardown":
+                await until_finished("test_slow.py::test_other")
+            assert "test_slow" in alive, "module fixture torn down before a function fixture's teardown ended"
+        """
+    )
+    pytester.makepyfile(
+        test_slow="""
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_slow_teardown(function_fix):
+            pass
+
+        async def test_other(function_fix):
+            pass
+        """,
+        test_fast="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick(module_fix):
+            await asyncio.sleep(0.05)
+        """,
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "30")
+    result.assert_outcomes(passed=3)
+
+
 def test_hazard3_cooperative_and_plain_tests_share_one_session_instance(pytester):
     pytester.makepyfile(
         """

@@ -52,6 +52,70 @@ def test_maxfail_cancels_running_tests_without_counting_them(pytester):
     assert made == {"setup-shared", "teardown-shared"} | {f"{w}-{t}" for t in started for w in ("setup", "teardown")}
 
 
+def test_maxfail_tears_everything_down_in_the_teardown_of_the_test_that_stops_it(pytester):
+    """As pytest does (its #11706): once a test's failure stops the session,
+    that test's teardown tears down everything the tests that will not run
+    kept set up, so a shared fixture's teardown error is an error of that
+    test, not a warning at the end."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            raise RuntimeError("shared teardown failed")
+
+        async def test_fails(shared):
+            assert False
+
+        async def test_never_runs(shared):
+            pass
+
+        async def test_never_runs_either(shared):
+            pass
+        """
+    )
+    result = pytester.runpytest("-x", "--max-asyncio-tasks", "1", "--asyncio-order", "collection")
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*_ ERROR at teardown of test_fails _*", "E *RuntimeError: shared teardown failed", "*stopping after 2 failures*"]
+    )
+    assert "warnings summary" not in result.stdout.str()
+
+
+def test_maxfail_keeps_the_teardown_error_of_a_cancelled_xfail_test(pytester):
+    """A test cancelled by -x reports only a teardown error; on an xfail test
+    pytest shows that error as xfailed. It is kept like any other: here it
+    is the only report of the shared fixture's failing teardown."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            raise RuntimeError("shared teardown failed")
+
+        @pytest.mark.xfail
+        async def test_cancelled(shared):
+            await asyncio.sleep(30)
+
+        async def test_fails():
+            await asyncio.sleep(0.1)
+            assert False
+        """
+    )
+    result = pytester.runpytest("-x", "-rx", "--asyncio-order", "collection")
+    result.assert_outcomes(failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["XFAIL at teardown of *::test_cancelled*", "*stopping after 1 failures*"])
+
+
 def test_ctrl_c_tears_everything_down_and_reports_keyboard_interrupt(pytester):
     pytester.makepyfile(STOPPABLE)
     proc = subprocess.Popen(
