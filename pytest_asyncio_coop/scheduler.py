@@ -218,6 +218,7 @@ class Scheduler:
         if self._fatal is None:
             self._fatal = exc
         self._stop_running()
+        self._admit()  # done, if nothing runs
 
     def _stop_running(self) -> None:
         for runner in self._running.values():

@@ -23,6 +23,7 @@ from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure, Manager
 from .models import Settings
 from .diagnostics import task_factory
+from .interrupt import CtrlC
 from .plugin import BLOCKS, SUMMARY
 from .scheduler import Scheduler, _active
 
@@ -91,6 +92,7 @@ class CooperativeRun:
             pluginmanager.register(protocol, "asyncio_coop.protocol")
         # set when the first cooperative item arrives
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._ctrl_c = CtrlC()
 
     def run_sequential(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """Run a non-cooperative item now, outside the loop, as pytest would."""
@@ -104,11 +106,14 @@ class CooperativeRun:
 
     def submit(self, items: list[pytest.Item], *, last: bool, ordered: bool) -> None:
         """Queue cooperative items and let them start; ``last``: no more come."""
+        self._ctrl_c.hold()
         if self.loop is None:
             self._open()
         assert self.loop is not None
         self.state.expect(items)
         self._run(self._submit(items, last, ordered))
+        if not last:
+            self._ctrl_c.release()  # an xdist worker waits for its next item
 
     async def _submit(self, items: list[pytest.Item], last: bool, ordered: bool) -> None:
         self.scheduler.add(items, ordered=ordered)
@@ -117,6 +122,7 @@ class CooperativeRun:
         await asyncio.sleep(0)  # the admitted tests run up to their first wait
 
     def _open(self) -> None:
+        self._ctrl_c.install()  # from here on, Ctrl-C waits for the loop
         config = self.session.config
         self._executor = compat.hook_executor(config.pluginmanager, sorted(_LOG_HOOKS), _hold_back_logs)
         self._routing = OutputRouting(config)
@@ -136,6 +142,7 @@ class CooperativeRun:
         isolation.begin()
         self._routing.start()
         self.scheduler.watchdog.start()
+        self._ctrl_c.attach(loop, self.scheduler)
         self._main = loop.create_task(self.scheduler.run())
 
     def _run(self, awaitable: Any) -> None:
@@ -150,6 +157,7 @@ class CooperativeRun:
         if self.loop is None:
             return
         loop = self.loop
+        self._ctrl_c.hold()
         try:
             self.scheduler.close()
             while not self._main.done():
@@ -178,6 +186,9 @@ class CooperativeRun:
                 loop.close()
                 isolation.end()
                 self.loop = None
+                self._ctrl_c.restore()
+        if self._ctrl_c.received is not None:
+            raise self._ctrl_c.received  # it came as the run was ending
 
     async def _teardown_rest(self) -> None:
         try:
