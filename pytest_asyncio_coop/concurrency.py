@@ -424,6 +424,12 @@ class SetupState:
                     finalizers.pop()()
                 except compat.TEST_OUTCOME as e:
                     these.append(e)
+                except BaseException:
+                    # Ctrl-C in a finalizer: the others stay set up, for the
+                    # end of the run to tear down.
+                    if finalizers:
+                        self.stack[node] = entry
+                    raise
             if len(these) == 1:
                 exceptions.extend(these)
             elif these:

@@ -110,7 +110,8 @@ class Watchdog:
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="pytest-asyncio-coop watchdog", daemon=True)
-        self._ended = False
+        #: set when a test that never yields ends the run (by SIGINT)
+        self.ended = False
         # the terminal's stderr, made now, while pytest's capture is suspended:
         # later fd 2 may be a capture file
         self._stderr = os.dup(2)
@@ -151,12 +152,12 @@ class Watchdog:
             frame = sys._current_frames().get(self._main)
             self._sampled = (began, user_frame(frame))
             limit = runner.task.timeout + max(1.0, runner.task.timeout)
-            if held > limit and not self._ended:
+            if held > limit and not self.ended:
                 self._end_run(runner, held, frame)
 
     def _end_run(self, runner: TaskRunner, held: float, frame: Any) -> None:
         """A test that never yields cannot be cancelled: stop the run, loudly."""
-        self._ended = True
+        self.ended = True
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "(unknown)\n"
         self._say(
             f"\npytest-asyncio-coop: {runner.task.nodeid} has held the event loop for {held:.1f} s without "

@@ -223,6 +223,7 @@ class Scheduler:
         if self._fatal is None:
             self._fatal = exc
         self._stop_running()
+        self._admit()  # done, if nothing runs
 
     def postpone(self, seconds: float) -> None:
         """Move the running tests' deadlines ``seconds`` later."""

@@ -24,6 +24,7 @@ from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure
 from .models import Settings
 from .diagnostics import task_factory
+from .interrupt import CtrlC
 from .plugin import BLOCKS, SUMMARY, hook_manager
 from .scheduler import Scheduler, _active
 
@@ -98,6 +99,7 @@ class CooperativeRun:
         self.loop: asyncio.AbstractEventLoop | None = None
         # loop.time() when the loop last stopped (between an xdist worker's items)
         self._stopped_at: float | None = None
+        self._ctrl_c = CtrlC()
 
     def run_sequential(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """Run a non-cooperative item now, outside the loop, as pytest would."""
@@ -111,11 +113,14 @@ class CooperativeRun:
 
     def submit(self, items: list[pytest.Item], *, last: bool, ordered: bool) -> None:
         """Queue cooperative items and let them start; ``last``: no more come."""
+        self._ctrl_c.hold()
         if self.loop is None:
             self._open()
         assert self.loop is not None
         self.state.expect(items)
         self._run(self._submit(items, last, ordered))
+        if not last:
+            self._ctrl_c.release()  # an xdist worker waits for its next item
 
     async def _submit(self, items: list[pytest.Item], last: bool, ordered: bool) -> None:
         self.scheduler.add(items, ordered=ordered)
@@ -124,6 +129,7 @@ class CooperativeRun:
         await asyncio.sleep(0)  # the admitted tests run up to their first wait
 
     def _open(self) -> None:
+        self._ctrl_c.install()  # from here on, Ctrl-C waits for the loop
         config = self.session.config
         self._executor = compat.hook_executor(config.pluginmanager, sorted(_LOG_HOOKS), _hold_back_logs)
         self._routing = OutputRouting(config)
@@ -148,6 +154,7 @@ class CooperativeRun:
         isolation.begin()
         self._routing.start()
         self.scheduler.watchdog.start()
+        self._ctrl_c.attach(loop, self.scheduler)
         self._main = loop.create_task(self.scheduler.run())
 
     def _run(self, awaitable: Any) -> None:
@@ -168,6 +175,7 @@ class CooperativeRun:
         if self.loop is None:
             return
         loop = self.loop
+        self._ctrl_c.hold()
         try:
             self.scheduler.close()
             while not self._main.done():
@@ -197,6 +205,9 @@ class CooperativeRun:
                 isolation.end()
                 gc.set_threshold(*self._gc_threshold)
                 self.loop = None
+                self._ctrl_c.restore()
+        if self._ctrl_c.received is not None:
+            raise self._ctrl_c.received  # it came as the run was ending
 
     async def _teardown_rest(self) -> None:
         try:
