@@ -111,9 +111,16 @@ def test_maxfail_keeps_the_teardown_error_of_a_cancelled_xfail_test(pytester):
             assert False
         """
     )
-    result = pytester.runpytest("-x", "-rx", "--asyncio-order", "collection")
+    pytester.makeconftest(
+        """
+        def pytest_runtest_logreport(report):
+            if hasattr(report, "wasxfail"):
+                print("XFAILED", report.nodeid, report.when)
+        """
+    )
+    result = pytester.runpytest("-x", "-s", "--asyncio-order", "collection")
     result.assert_outcomes(failed=1, xfailed=1)
-    result.stdout.fnmatch_lines(["XFAIL at teardown of *::test_cancelled*", "*stopping after 1 failures*"])
+    result.stdout.fnmatch_lines(["*XFAILED *::test_cancelled teardown", "*stopping after 1 failures*"])
 
 
 def test_ctrl_c_tears_everything_down_and_reports_keyboard_interrupt(pytester):
