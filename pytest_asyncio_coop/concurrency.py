@@ -140,9 +140,47 @@ class _SharedFixtureDef:
         return _run_in(context, super().finish, request)  # type: ignore[misc]
 
 
+class _OwnFixtureDef:
+    """Mixin for an item's own copy of a function-scoped FixtureDef.
+
+    pytest registers each fixture's ``finish`` with the fixtures it depends
+    on, and a shared one keeps those entries until it is torn down. An item's
+    own copies would thus be kept, with its request, for as long: memory
+    growing with every test run. Once a copy is finished, its entries go
+    (calling them would do nothing).
+    """
+
+    argnames: tuple[str, ...]
+
+    def finish(self, request: Any) -> None:
+        try:
+            super().finish(request)  # type: ignore[misc]
+        finally:
+            info = compat.getfixtureinfo(request.node)
+            defs = info.name2fixturedefs if info is not None else {}
+            for name in self.argnames:
+                for parent in dict.get(defs, name, ()):
+                    _forget_finish_of(self, getattr(parent, "_finalizers", None))
+
+
+def _forget_finish_of(instance: object, finalizers: list[Callable[[], object]] | None) -> None:
+    """Remove the entry pytest made for ``instance.finish`` (the latest
+    entries are the likeliest)."""
+    for index in range(len(finalizers or ()) - 1, -1, -1):
+        assert finalizers is not None
+        if getattr(getattr(finalizers[index], "func", None), "__self__", None) is instance:
+            del finalizers[index]
+            return
+
+
 @functools.lru_cache(maxsize=None)
 def _shared_class(cls: type) -> type:
     return type(cls.__name__, (_SharedFixtureDef, cls), {"__module__": cls.__module__})
+
+
+@functools.lru_cache(maxsize=None)
+def _own_class(cls: type) -> type:
+    return type(cls.__name__, (_OwnFixtureDef, cls), {"__module__": cls.__module__})
 
 
 def _fresh_instance(fixturedef: pytest.FixtureDef[Any], cls: type) -> pytest.FixtureDef[Any]:
@@ -193,7 +231,7 @@ class FixtureInstances:
         else:
             node = compat.get_scope_node(item, compat.Scope(scope)) or item
         if node is item:
-            instance = _fresh_instance(fixturedef, type(fixturedef))
+            instance = _fresh_instance(fixturedef, _own_class(type(fixturedef)))
             instance.func = self.function_for(fixturedef, is_cooperative(item))  # type: ignore[misc]
             return instance
         key = (fixturedef, node, _params_seen_by(item, fixturedef, base))
@@ -213,6 +251,7 @@ class FixtureInstances:
         if info is None:
             return
         view = ItemFixtureDefs(item, self, info.name2fixturedefs)
+        view.original = info
         compat.set_fixtureinfo(
             item,
             compat.FuncFixtureInfo(
@@ -222,6 +261,15 @@ class FixtureInstances:
                 name2fixturedefs=view,
             ),
         )
+
+    @staticmethod
+    def release(item: pytest.Item) -> None:
+        """``item`` is done: it gets its shared fixture info back, so that its
+        own instances are not kept for the rest of the session."""
+        info = compat.getfixtureinfo(item)
+        original = getattr(info.name2fixturedefs, "original", None) if info is not None else None
+        if original is not None:
+            compat.set_fixtureinfo(item, original)
 
 
 def _params_seen_by(item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, object], ...]:
@@ -266,12 +314,14 @@ class ItemFixtureDefs(dict):  # type: ignore[type-arg]
         self._item = item
         self._instances = instances
         self._base = base
+        #: the item's fixture info before it got this view
+        self.original: Any = None
 
     def copy(self) -> ItemFixtureDefs:
         # pytest 8 copies the mapping into each request it makes.
         new = dict.__new__(ItemFixtureDefs)
         new.update(self)
-        new._item, new._instances, new._base = self._item, self._instances, self._base
+        new._item, new._instances, new._base, new.original = self._item, self._instances, self._base, self.original
         return new
 
     def get(self, name: str, default: Any = None) -> Any:

@@ -264,6 +264,7 @@ class Scheduler:
             self._report_teardown_errors(runner.item, finish_failures)
         logs.clear()
         self._routing.release(runner)
+        self.instances.release(runner.item)
         task._stack_source = None  # no cycle keeps the runner alive
         if self._stopping():
             self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
@@ -281,7 +282,8 @@ class Durations:
         self._new: dict[str, float] = {}
 
     def record(self, nodeid: str, seconds: float) -> None:
-        self._new[nodeid] = round(seconds, 3)
+        if self._cache is not None:
+            self._new[nodeid] = round(seconds, 3)
 
     def save(self) -> None:
         if self._cache is not None and self._new:

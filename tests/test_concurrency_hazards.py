@@ -31,6 +31,38 @@ def test_hazard1_function_scoped_values_never_leak_between_interleaved_tests(pyt
     pytester.runpytest().assert_outcomes(passed=8)
 
 
+def test_hazard1_finished_tests_own_fixture_copies_are_not_kept(pytester):
+    """Each test's own copy of a function-scoped fixture definition is
+    registered with the shared fixture it depends on, by pytest, until that
+    one is torn down; once the test is done, the copy is not kept, so memory
+    does not grow with the number of tests run."""
+    pytester.makepyfile(
+        """
+        import gc
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def shared():
+            yield
+
+        @pytest.fixture
+        async def own(shared):
+            yield
+
+        def live_copies():
+            gc.collect()
+            return sum(1 for o in gc.get_objects() if isinstance(o, pytest.FixtureDef) and o.argname == "own")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(30))
+        async def test_uses(own, n):
+            assert live_copies() <= 3  # the definition, this test's copy, maybe one in flight
+        """
+    )
+    # in a subprocess: an in-process run records every hook call's arguments
+    pytester.runpytest_subprocess("--max-asyncio-tasks", "1").assert_outcomes(passed=30)
+
+
 def test_hazard2_shared_fixture_is_set_up_once_for_fifty_concurrent_tests(pytester):
     pytester.makepyfile(
         """
