@@ -45,11 +45,8 @@ LIMIT = 1.3
 #: of every 100 tests: what the first ones do (the rest pass)
 SHARES = (("fail", 10), ("timeout", 5), ("setup_error", 2))
 
-SUITE = '''
-import asyncio
-
-import pytest
-
+# which tests fail, time out or fail at setup, by index (both suites)
+KIND = '''
 SHARES = {shares!r}
 
 
@@ -60,7 +57,14 @@ def kind(i):
             return name
         i -= share
     return "pass"
+'''
 
+SUITE = '''
+import asyncio
+
+import pytest
+
+{kind}
 
 @pytest.fixture(scope="session")
 async def session_resource():
@@ -102,17 +106,7 @@ async def test_soak(resource, i):
 PLAIN_SUITE = '''
 import pytest
 
-SHARES = {shares!r}
-
-
-def kind(i):
-    i %= 100
-    for name, share in SHARES:
-        if i < share:
-            return name
-        i -= share
-    return "pass"
-
+{kind}
 
 @pytest.fixture(scope="session")
 def session_resource():
@@ -217,7 +211,7 @@ def soak(workdir: Path, n: int, checkpoint: int, *, plain: bool, terminal: bool)
     directory = workdir / name
     directory.mkdir()
     source = PLAIN_SUITE if plain else SUITE
-    (directory / "test_soak.py").write_text(source.format(shares=SHARES, n=n))
+    (directory / "test_soak.py").write_text(source.format(kind=KIND.format(shares=SHARES), n=n))
     (directory / "conftest.py").write_text(CONFTEST.format(checkpoint=checkpoint))
     args = (["-p", "no:asyncio_coop"] if plain else []) + (["-q"] if terminal else ["-p", "no:terminal"])
     collected = run(directory, "--collect-only", *args)
