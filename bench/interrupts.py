@@ -36,6 +36,7 @@ from pathlib import Path
 
 CONFTEST = '''
 import asyncio
+import contextlib
 import pathlib
 import time
 
@@ -61,52 +62,55 @@ def pytest_fixture_post_finalizer(fixturedef, request):
         event("finalized", key(fixturedef.argname, request))
 
 
+@contextlib.contextmanager
+def logged(request):
+    event("setup", key(request.fixturename, request))
+    yield
+    event("teardown", key(request.fixturename, request))
+
+
+@contextlib.asynccontextmanager
+async def logged_async(request, pause):
+    await asyncio.sleep(pause)
+    with logged(request):
+        yield
+    await asyncio.sleep(pause)
+
+
 @pytest.fixture(scope="session")
 async def session_fix(request):
-    await asyncio.sleep(0.1)
-    event("setup", key("session_fix", request))
-    yield
-    event("teardown", key("session_fix", request))
-    await asyncio.sleep(0.1)
+    async with logged_async(request, 0.1):
+        yield
 
 
 @pytest.fixture(scope="session")
 def sync_session_fix(request):
-    event("setup", key("sync_session_fix", request))
-    yield
-    event("teardown", key("sync_session_fix", request))
+    with logged(request):
+        yield
 
 
 @pytest.fixture(scope="module")
 async def module_fix(request, session_fix):
-    await asyncio.sleep(0.05)
-    event("setup", key("module_fix", request))
-    yield
-    event("teardown", key("module_fix", request))
-    await asyncio.sleep(0.05)
+    async with logged_async(request, 0.05):
+        yield
 
 
 @pytest.fixture(scope="class")
 def class_fix(request):
-    event("setup", key("class_fix", request))
-    yield
-    event("teardown", key("class_fix", request))
+    with logged(request):
+        yield
 
 
 @pytest.fixture
 async def outer(request, module_fix):
-    await asyncio.sleep(0.01)
-    event("setup", key("outer", request))
-    yield
-    event("teardown", key("outer", request))
-    await asyncio.sleep(0.02)
+    async with logged_async(request, 0.01):
+        yield
 
 
 @pytest.fixture
 def inner(request, outer, sync_session_fix):
-    event("setup", key("inner", request))
-    yield
-    event("teardown", key("inner", request))
+    with logged(request):
+        yield
 '''
 
 MODULE = '''

@@ -52,13 +52,8 @@ def test_maxfail_cancels_running_tests_without_counting_them(pytester):
     assert made == {"setup-shared", "teardown-shared"} | {f"{w}-{t}" for t in started for w in ("setup", "teardown")}
 
 
-def test_maxfail_tears_everything_down_in_the_teardown_of_the_test_that_stops_it(pytester):
-    """As pytest does (its #11706): once a test's failure stops the session,
-    that test's teardown tears down everything the tests that will not run
-    kept set up, so a shared fixture's teardown error is an error of that
-    test, not a warning at the end."""
-    pytester.makepyfile(
-        """
+SHARED_TEARDOWN_FAILS = """
+        import asyncio
         import pytest
 
         pytestmark = pytest.mark.asyncio_cooperative
@@ -67,7 +62,17 @@ def test_maxfail_tears_everything_down_in_the_teardown_of_the_test_that_stops_it
         async def shared():
             yield
             raise RuntimeError("shared teardown failed")
+"""
 
+
+def test_maxfail_tears_everything_down_in_the_teardown_of_the_test_that_stops_it(pytester):
+    """As pytest does (its #11706): once a test's failure stops the session,
+    that test's teardown tears down everything the tests that will not run
+    kept set up, so a shared fixture's teardown error is an error of that
+    test, not a warning at the end."""
+    pytester.makepyfile(
+        SHARED_TEARDOWN_FAILS
+        + """
         async def test_fails(shared):
             assert False
 
@@ -91,17 +96,8 @@ def test_maxfail_keeps_the_teardown_error_of_a_cancelled_xfail_test(pytester):
     pytest shows that error as xfailed. It is kept like any other: here it
     is the only report of the shared fixture's failing teardown."""
     pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
-
-        pytestmark = pytest.mark.asyncio_cooperative
-
-        @pytest.fixture(scope="module")
-        async def shared():
-            yield
-            raise RuntimeError("shared teardown failed")
-
+        SHARED_TEARDOWN_FAILS
+        + """
         @pytest.mark.xfail
         async def test_cancelled(shared):
             await asyncio.sleep(30)
