@@ -38,9 +38,10 @@ class Exclusive:
     def admit_task(self, task: Task, running: Collection[Task], settings: Settings) -> Admission | None:
         if self._alone is not None and self._alone not in running:
             self._alone = None
-        if running and (self._alone is not None or is_exclusive(task)):
+        exclusive = is_exclusive(task)
+        if running and (self._alone is not None or exclusive):
             return Admission.WAIT
-        if is_exclusive(task):
+        if exclusive:
             self._alone = task  # nothing runs: it starts, and runs alone
         return None
 

@@ -301,34 +301,32 @@ def hook_manager(config: pytest.Config) -> Manager:
     return manager
 
 
-def _check_marker(item: pytest.Item) -> None:
-    """Every argument of the marker must be declared by a plugin's
-    ``marker_options`` hook, and pass that plugin's check."""
+def _marker_problem(item: pytest.Item, manager: Manager) -> str | None:
+    """What is wrong with the item's marker arguments, if anything: each must
+    be declared by a plugin's ``marker_options`` hook and pass its check."""
     from .manager import FAILURES, HookFailure
 
-    def bad(shown: str, problem: object) -> pytest.Collector.CollectError:
-        return pytest.Collector.CollectError(f"{item.nodeid}: asyncio_cooperative({shown}): {problem}")
-
     try:
-        declared = hook_manager(item.config).marker_options(item.path)
+        declared = manager.marker_options(item.path)
     except HookFailure as failure:
-        raise pytest.Collector.CollectError(f"{item.nodeid}: {failure}") from None
+        return f"{item.nodeid}: {failure}"
     for mark in item.iter_markers(MARKER):
         if mark.args:
-            raise bad(", ".join(map(repr, mark.args)), "the marker takes keyword arguments only")
+            shown = ", ".join(map(repr, mark.args))
+            return f"{item.nodeid}: asyncio_cooperative({shown}): the marker takes keyword arguments only"
     for name, value in marker_options(item).items():
-        shown = f"{name}={value!r}"
+        shown = f"{item.nodeid}: asyncio_cooperative({name}={value!r})"
         if name not in declared:
-            raise bad(shown, f"unknown argument {name!r}; the marker accepts {', '.join(sorted(declared))}")
+            return f"{shown}: unknown argument {name!r}; the marker accepts {', '.join(sorted(declared))}"
         for plugin, check in declared[name]:
-            if check is None:
-                continue
             try:
-                check(value)
+                if check is not None:
+                    check(value)
             except (TypeError, ValueError) as e:
-                raise bad(shown, e) from None
+                return f"{shown}: {e}"
             except FAILURES as e:
-                raise bad(shown, f"the check of plugin {plugin!r} raised {type(e).__name__}: {e}") from None
+                return f"{shown}: the check of plugin {plugin!r} raised {type(e).__name__}: {e}"
+    return None
 
 
 class _BadMarker(pytest.Collector):
@@ -357,14 +355,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _checked(collector: pytest.Collector, node: object) -> object:
-    if isinstance(node, pytest.Function) and is_cooperative(node) and not hook_manager(node.config).problems:
-        try:
-            _check_marker(node)
-        except pytest.Collector.CollectError as e:
-            bad = _BadMarker.from_parent(collector, name=node.name)
-            bad.problem = str(e)
-            return bad
-    return node
+    if not (isinstance(node, pytest.Function) and is_cooperative(node)):
+        return node
+    manager = hook_manager(node.config)
+    problem = None if manager.problems else _marker_problem(node, manager)
+    if problem is None:
+        return node
+    bad = _BadMarker.from_parent(collector, name=node.name)
+    bad.problem = problem
+    return bad
 
 
 @pytest.hookimpl(wrapper=True)

@@ -83,11 +83,11 @@ class Scheduler:
         tasks = [self._new_task(item, self.settings.task_timeout, now, known.get(item.nodeid)) for item in items]
         if ordered:
             order, failure = self.manager.call(self.manager.pm.hook.order_tasks, tasks=tasks, settings=self.settings)
-            ordered = _complete_order(order, tasks)
-            if ordered is None:
+            completed = _complete_order(order, tasks)
+            if completed is None:
                 failure = failure or HookFailure(f"order_tasks returned {order!r:.200}, not a sequence of the tasks")
             self.session_failure = self.session_failure or failure
-            tasks = ordered or tasks
+            tasks = completed or tasks
         self._queue.extend(tasks)
         self._admit()
 
