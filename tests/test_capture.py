@@ -290,3 +290,35 @@ def test_a_shared_fixtures_server_output_is_not_the_setting_up_tests(pytester):
     text = result.stdout.str()
     section_a = text.split("_ test_a_sets_it_up _")[1].split("_ test_b _")[0] if text.index("_ test_a_sets_it_up _") < text.index("_ test_b _") else text.split("_ test_a_sets_it_up _")[1]
     assert "request-from-B" not in section_a
+
+
+def test_fd_level_output_lands_in_the_phase_that_ends_next(pytester):
+    # What goes around the routers (a write to the file descriptor, or a
+    # subprocess) is only in pytest's global capture: it is read at the end of
+    # each phase, when there is something to read.
+    pytester.makepyfile(
+        """
+        import os
+        import subprocess
+        import sys
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fd():
+            os.write(1, b"written to fd 1\\n")
+            subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('from a child\\\\n')"])
+            await asyncio.sleep(0)
+            assert False
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quiet():
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess("--capture=fd", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    fd_part, quiet_part = text.split("_ test_fd _")[1].split("_ test_quiet _")
+    assert "Captured stdout call" in fd_part and "written to fd 1" in fd_part
+    assert "Captured stderr call" in fd_part and "from a child" in fd_part
+    assert "Captured" not in quiet_part.split("short test summary")[0]
