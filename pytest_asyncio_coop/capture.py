@@ -129,7 +129,7 @@ class OutputRouting:
         self._streams: list[tuple[Any, Any]] = []
         # (name, stream) of sys.stdout/sys.stderr replaced directly, without capture
         self._direct: list[tuple[str, Any]] = []
-        self._root_handler = _RoutingLogHandler()
+        self._root_handler = _RoutingLogHandler(self)
         # log handler pairs of finished tests, for the next ones
         self._spare_handlers: list[list[logging.Handler]] = []
 
@@ -262,30 +262,52 @@ class OutputRouting:
             with type(plugin)._runtest_for(plugin, item, when):
                 yield
             return
-        if not runner.log_handlers:
-            runner.log_handlers = self._spare_handlers.pop() if self._spare_handlers else self._new_handlers()
-        caplog_handler, report_handler = runner.log_handlers
-        caplog_handler.reset()
-        report_handler.reset()
-        item.stash[compat.caplog_records_key][when] = caplog_handler.records
-        item.stash[compat.caplog_handler_key] = caplog_handler
+        runner.log_phase = when
+        if runner.log_handlers:
+            self._attach(runner)
+        else:
+            item.stash[compat.caplog_handler_key] = None  # made on first need
         runner.logging = True
         try:
             yield
         finally:
             runner.logging = False
-            item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+            if runner.log_handlers:
+                item.add_report_section(when, "log", runner.log_handlers[1].stream.getvalue().strip())
+
+    def log_handlers(self, runner: TaskRunner) -> list[logging.Handler]:
+        """The test's pair of capture handlers (caplog's, the report's), made
+        or taken from a finished test when first needed: a test that logs
+        nothing costs none."""
+        if not runner.log_handlers:
+            runner.log_handlers = self._spare_handlers.pop() if self._spare_handlers else self._new_handlers()
+            self._attach(runner)
+        return runner.log_handlers
+
+    @staticmethod
+    def _attach(runner: TaskRunner) -> None:
+        """Empty the handlers for the phase under way, and let caplog find them."""
+        caplog_handler, report_handler = runner.log_handlers
+        caplog_handler.reset()  # type: ignore[attr-defined]
+        report_handler.reset()  # type: ignore[attr-defined]
+        item = runner.item
+        item.stash[compat.caplog_records_key][runner.log_phase] = caplog_handler.records  # type: ignore[attr-defined]
+        item.stash[compat.caplog_handler_key] = caplog_handler
 
 
 class _RoutingLogHandler(logging.Handler):
     """On the root logger: hands each record to the handlers of the test that
     logged it, as pytest's capture handlers would have received it."""
 
+    def __init__(self, routing: OutputRouting) -> None:
+        super().__init__()
+        self._routing = routing
+
     def handle(self, record: logging.LogRecord) -> bool:
         runner = current_task_runner.get() or current_runner()
         if runner is None or not runner.logging:
             return False
-        for handler in runner.log_handlers:
+        for handler in self._routing.log_handlers(runner):
             if record.levelno >= handler.level:
                 handler.handle(record)
         return True
@@ -377,6 +399,7 @@ def caplog_fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
     if runner is None or runner.item is not request.node:
         yield request.getfixturevalue("caplog")
         return
+    runner.scheduler.routing.log_handlers(runner)
     fixture = LogCaptureFixture(request.node, runner)
     yield fixture
     fixture._finalize()

@@ -54,8 +54,9 @@ class TaskRunner:
         self.globals = isolation.TaskGlobals()
         #: what the test wrote, and the handlers its log records go to (hazard 5)
         self.output = TaskOutput()
-        self.log_handlers: list[logging.Handler] = []  # caplog's, the report's
+        self.log_handlers: list[logging.Handler] = []  # caplog's, the report's; made on first need
         self.logging = False  # set while one of its phases runs
+        self.log_phase = "setup"  # the phase whose records the handlers hold
         #: what await_only is stepping in the greenlet, outermost first, with
         #: what it is ("fixture 'db'"; None for the test itself)
         self.awaiting: list[tuple[object, str | None]] = []

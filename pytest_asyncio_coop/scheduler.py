@@ -48,7 +48,8 @@ class Scheduler:
         #: where fixture instances live, and the single-flight sections
         self.instances = instances
         self._replay = replay
-        self._routing = routing
+        #: where the tests' output and log records go
+        self.routing = routing
         self._queue: deque[Task] = deque()
         # running task -> its runner, in admission order
         self._running: dict[Task, TaskRunner] = {}
@@ -256,14 +257,14 @@ class Scheduler:
         logs = runner.logs
         if finish_failures:
             task.outcome = "failed"
-        with self._routing.terminal(), self._replaying(runner.item):
+        with self.routing.terminal(), self._replaying(runner.item):
             for call in logs:
                 if call[0] == "pytest_runtest_logfinish":
                     self._report_teardown_errors(runner.item, finish_failures)
                 self._replay(*call)
             self._report_teardown_errors(runner.item, finish_failures)
         logs.clear()
-        self._routing.release(runner)
+        self.routing.release(runner)
         self.instances.release(runner.item)
         task._stack_source = None  # no cycle keeps the runner alive
         if self._stopping():

@@ -2,6 +2,7 @@
 sections and capture fixtures, in every capture mode."""
 
 import json
+import re
 
 import pytest
 
@@ -317,8 +318,57 @@ def test_fd_level_output_lands_in_the_phase_that_ends_next(pytester):
     )
     result = pytester.runpytest_subprocess("--capture=fd", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
-    text = result.stdout.str()
-    fd_part, quiet_part = text.split("_ test_fd _")[1].split("_ test_quiet _")
+    fd_part, quiet_part = _failure_section(result, "test_fd"), _failure_section(result, "test_quiet")
     assert "Captured stdout call" in fd_part and "written to fd 1" in fd_part
     assert "Captured stderr call" in fd_part and "from a child" in fd_part
-    assert "Captured" not in quiet_part.split("short test summary")[0]
+    assert "Captured" not in quiet_part
+
+
+def test_caplog_sees_each_phase_and_records_logged_before_it_was_requested(pytester):
+    # A test's capture handlers are made when it first logs (or asks for
+    # caplog): records of its setup logged before caplog are still there.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        log = logging.getLogger("app")
+
+        @pytest.fixture
+        async def early():
+            log.warning("early setup")
+            await asyncio.sleep(0)
+            yield
+            log.warning("in teardown")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(5))
+        async def test_phases(early, caplog, n):
+            assert [r.getMessage() for r in caplog.get_records("setup")] == ["early setup"]
+            assert caplog.records == []
+            log.warning(f"call {n}")
+            await asyncio.sleep(0.01)
+            assert [r.getMessage() for r in caplog.get_records("call")] == [f"call {n}"]
+            assert n != 3
+
+        @pytest.mark.asyncio_cooperative
+        async def test_silent():
+            await asyncio.sleep(0.01)
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, failed=2)
+    failed, silent = _failure_section(result, "test_phases[3]"), _failure_section(result, "test_silent")
+    assert "Captured log setup" in failed and "early setup" in failed
+    assert "Captured log call" in failed and "call 3" in failed and "call 1" not in failed
+    assert "Captured log" not in silent
+
+
+def _failure_section(result, name):
+    """What the FAILURES section shows for one test."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {re.escape(name)} _+", line))
+    end = next(i for i in range(start + 1, len(lines)) if re.fullmatch(r"(_+ \S+ _+|=+ .* =+)", lines[i]))
+    return "\n".join(lines[start:end])
