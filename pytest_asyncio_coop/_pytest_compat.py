@@ -50,13 +50,16 @@ def getfixtureinfo(item):
 
 
 def set_fixtureinfo(item, info) -> None:
-    """Give ``item`` a new FuncFixtureInfo and a fresh request built from it.
+    """Give ``item`` a new FuncFixtureInfo, before or after its protocol.
 
     ``TopRequest`` reads the definitions once, when the request is created, so
-    the request is rebuilt (``Function._initrequest``) after the swap.
+    the request is dropped: pytest's ``runtestprotocol`` makes a new one when
+    the item has none, and drops it again once the item is done.
     """
     item._fixtureinfo = info
-    item._initrequest()
+    if getattr(item, "_request", None):
+        item._request = False
+        item.funcargs = {}
 
 
 def callspec_scope(item, argname: str):

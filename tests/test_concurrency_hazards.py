@@ -35,7 +35,8 @@ def test_hazard1_finished_tests_own_fixture_copies_are_not_kept(pytester):
     """Each test's own copy of a function-scoped fixture definition is
     registered with the shared fixture it depends on, by pytest, until that
     one is torn down; once the test is done, the copy is not kept, so memory
-    does not grow with the number of tests run."""
+    does not grow with the number of tests run. Nor does a finished test keep
+    a fixture request, as with pytest."""
     pytester.makepyfile(
         """
         import gc
@@ -53,10 +54,14 @@ def test_hazard1_finished_tests_own_fixture_copies_are_not_kept(pytester):
             gc.collect()
             return sum(1 for o in gc.get_objects() if isinstance(o, pytest.FixtureDef) and o.argname == "own")
 
+        def live_requests():
+            return sum(1 for o in gc.get_objects() if type(o).__name__ == "TopRequest")
+
         @pytest.mark.asyncio_cooperative
         @pytest.mark.parametrize("n", range(30))
         async def test_uses(own, n):
             assert live_copies() <= 3  # the definition, this test's copy, maybe one in flight
+            assert live_requests() <= 3  # nor is a finished test's fixture request
         """
     )
     # in a subprocess: an in-process run records every hook call's arguments
