@@ -70,6 +70,7 @@ class Scheduler:
         #: session when logged (-x, --maxfail): nothing more starts, and tests
         #: ending tear down what no running test needs (see expect_stop)
         self.stop_expected = False
+        self._maxfail = session.config.getvalue("maxfail")  # -x is 1
 
     async def run(self) -> None:
         """Wait until every task added is done and no more will come."""
@@ -152,9 +153,9 @@ class Scheduler:
         is worked out from them, as ``Session.pytest_runtest_logreport``
         counts. Tests admitted but not started are cancelled now: they will
         not run, and must not set up again what is being torn down."""
-        if self.stop_expected or runner.retries_on_failure():
+        maxfail = self._maxfail
+        if not maxfail or self.stop_expected or runner.retries_on_failure():
             return
-        maxfail = self._session.config.getvalue("maxfail")
         reports = (call[2].get("report") for call in runner.logs)
         failures = sum(1 for r in reports if r is not None and r.failed and not hasattr(r, "wasxfail"))
         if maxfail and failures and self._session.testsfailed + failures >= maxfail:
