@@ -101,11 +101,23 @@ class TaskRunner:
         finally:
             if self._timer is not None:
                 self._timer.cancel()
+                self._timer = None
             task.finished_at = loop.time()
             if task.state is TaskState.RUNNING:
                 task.state = TaskState.FINISHED
             self.globals.finish()
             self.scheduler.finish(self)
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """No reference cycle keeps the test's objects (this runner, its
+        Task, its context) alive once it is done: they are freed at once,
+        rather than piling up until the next full garbage collection."""
+        self.aio_task = None
+        self.spawned.clear()
+        self.task._stack_source = None
+        current_task_runner.set(None)
+        task_owner.set(None)
 
     def _protocol(self) -> None:
         self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
@@ -132,9 +144,10 @@ class TaskRunner:
     def stop(self) -> None:
         """Cancel this task because the run stops; its teardown still runs,
         uncancelled."""
+        if self.aio_task is None:
+            return  # done already
         self.stopped = True
         self.task.state = TaskState.CANCELLED
-        assert self.aio_task is not None
         if self.phase != "teardown":
             self.aio_task.cancel()
 

@@ -267,7 +267,6 @@ class Scheduler:
         logs.clear()
         self.routing.release(runner)
         self.instances.release(runner.item)
-        task._stack_source = None  # no cycle keeps the runner alive
         if self._stopping():
             self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
 

@@ -1,6 +1,7 @@
 """The cooperative runner: which tests it takes, that they overlap, and that
 pytest's own protocol, reports and exit codes hold for them."""
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -396,3 +397,50 @@ def test_full_collections_are_rarer_during_the_run_and_restored_after(pytester):
     )
     pytester.runpytest().assert_outcomes(passed=1)
     assert gc.get_threshold() == before
+
+
+def test_a_finished_test_leaves_no_reference_cycle_behind(pytester):
+    # Its runner, Task and context are freed when it is done, not at the next
+    # full garbage collection (which thousands of tests would make late).
+    pytester.makeconftest(
+        """
+        import collections
+        import gc
+        import json
+
+        def pytest_collection_finish(session):
+            gc.collect()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+
+        def pytest_sessionfinish(session):
+            gc.collect()
+            kinds = collections.Counter(type(o).__name__ for o in gc.garbage)
+            gc.set_debug(0)
+            gc.garbage.clear()
+            with open("garbage.json", "w") as f:
+                json.dump(kinds, f)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0)
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(40))
+        async def test_sleeps(resource, n):
+            asyncio.get_running_loop().call_soon(print, n)
+            await asyncio.sleep(0.01 * (n % 3))
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=40)
+    kinds = json.loads((pytester.path / "garbage.json").read_text())
+    # what the session itself drops at its end (the loop, the scheduler) is
+    # a few dozen objects; forty tests' worth of cycles would be hundreds
+    assert kinds.get("TaskRunner", 0) == 0 and kinds.get("Task", 0) == 0 and kinds.get("coroutine", 0) == 0, kinds
+    assert sum(kinds.values()) < 100, kinds
