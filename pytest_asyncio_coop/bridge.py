@@ -32,8 +32,10 @@ T = TypeVar("T")
 class BridgeGreenlet(greenlet.greenlet):
     """Runs one test's protocol and coroutines; its parent is the driving Task."""
 
-    #: the runner of the task this greenlet belongs to
+    #: the runner of the task this greenlet works for now
     runner: TaskRunner
+    #: what its job returned or raised, for the parent to take
+    outcome: _Outcome | None = None
 
 
 #: the runner of the test whose code is running: in its greenlet, in its Task,
@@ -112,21 +114,62 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
     return result
 
 
+class _Outcome:
+    """What a job run in a pooled greenlet returned or raised."""
+
+    __slots__ = ("value", "error")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+# switched to the parent by a pooled greenlet whose job is done
+_DONE = object()
+# greenlets whose job is done, for the next ones: a new greenlet costs a
+# fresh Python frame stack (an mmap and its page faults) and its teardown
+_idle: list[BridgeGreenlet] = []
+_MAX_IDLE = 1000
+
+
+def _serve(job: Callable[[], Any]) -> None:
+    """The run of a pooled greenlet: a job, its outcome left on the greenlet
+    for the parent, then the next job."""
+    me = greenlet.getcurrent()
+    assert isinstance(me, BridgeGreenlet)
+    while True:
+        outcome = _Outcome()
+        try:
+            outcome.value = job()
+        except greenlet.GreenletExit:
+            raise  # killed (collected while suspended): it ends here
+        except BaseException as error:
+            outcome.error = error
+        me.outcome, outcome, job = outcome, None, None  # nothing of it kept while idle
+        job = me.parent.switch(_DONE)
+
+
+def drop_idle_greenlets() -> None:
+    """Let the pooled greenlets go (the cooperative phase is over)."""
+    _idle.clear()
+
+
 @types.coroutine
 def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
-    """Run ``fn`` in a new greenlet, yielding to the loop whatever the
+    """Run ``fn`` in a greenlet, yielding to the loop whatever the
     awaitables stepped in it suspend on.
 
     The greenlet shares this Task's contextvars context (hazard 9).
     """
     __tracebackhide__ = True
     parent = greenlet.getcurrent()
-    child = BridgeGreenlet(fn, parent)
+    child = _idle.pop() if _idle else BridgeGreenlet(_serve)
+    child.parent = parent
     child.runner = runner
     child.gr_context = parent.gr_context
     runner.resume()
-    message = child.switch()
-    while not child.dead:
+    message = child.switch(fn)
+    while message is not _DONE:
         runner.suspend()
         try:
             value = yield message
@@ -135,4 +178,14 @@ def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
         else:
             message = child.switch(value)
     runner.suspend()
-    return message
+    outcome, child.outcome = child.outcome, None
+    child.runner = None  # type: ignore[assignment]
+    child.gr_context = None
+    if len(_idle) < _MAX_IDLE:
+        _idle.append(child)
+    if outcome.error is not None:
+        try:
+            raise outcome.error
+        finally:
+            outcome = None  # no cycle through this frame
+    return outcome.value

@@ -18,7 +18,7 @@ import pytest
 
 from . import _pytest_compat as compat
 from . import isolation, protocol
-from .bridge import current_runner, run_in_greenlet
+from .bridge import current_runner, drop_idle_greenlets, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .manager import HookFailure
@@ -202,6 +202,7 @@ class CooperativeRun:
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
+                drop_idle_greenlets()
                 isolation.end()
                 gc.set_threshold(*self._gc_threshold)
                 self.loop = None
