@@ -51,6 +51,9 @@ class Scheduler:
         #: where the tests' output and log records go
         self.routing = routing
         self._queue: deque[Task] = deque()
+        # finished tests whose log calls wait to be replayed, with the
+        # failures of their on_task_finish hooks
+        self._unreplayed: deque[tuple[TaskRunner, list[HookFailure]]] = deque()
         # running task -> its runner, in admission order
         self._running: dict[Task, TaskRunner] = {}
         # set once no more items will be added
@@ -77,6 +80,7 @@ class Scheduler:
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._admit()
         await self._done
+        self.replay_finished()
 
     def add(self, items: list[pytest.Item], *, ordered: bool) -> None:
         """Queue tasks for ``items``; ``ordered``: let ``order_tasks`` order them."""
@@ -255,20 +259,46 @@ class Scheduler:
         task.outcome = next((o for o in ("failed", "skipped") if o in outcomes), "passed" if outcomes else None)
         finish_failures: list[HookFailure] = []
         runner.call_hook(runner.hooks.on_task_finish, finish_failures, task=task)
-        logs = runner.logs
         if finish_failures:
             task.outcome = "failed"
-        with self.routing.terminal(), self._replaying(runner.item):
-            for call in logs:
-                if call[0] == "pytest_runtest_logfinish":
-                    self._report_teardown_errors(runner.item, finish_failures)
-                self._replay(*call)
-            self._report_teardown_errors(runner.item, finish_failures)
-        logs.clear()
+        self._unreplayed.append((runner, finish_failures))
+        if task.outcome == "failed" or runner.stopped or self._stopping():
+            # Its reports may stop the session (-x, --maxfail, --sw): they are
+            # logged now, before any other test goes on.
+            self.replay_finished()
+        elif len(self._unreplayed) == 1:
+            asyncio.get_running_loop().call_soon(self._replay_later)
         self.routing.release(runner)
         self.instances.release(runner.item)
+
+    def replay_finished(self) -> None:
+        """Let finished tests' log calls reach the terminal, each test's as
+        one unit, in the order they finished. Those of passing tests wait for
+        the end of the loop's iteration, so that the tests finishing in it
+        share one suspension of pytest's capture."""
+        pending = self._unreplayed
+        try:
+            with self.routing.terminal():
+                while pending:
+                    runner, failures = pending.popleft()
+                    with self._replaying(runner.item):
+                        for call in runner.logs:
+                            if call[0] == "pytest_runtest_logfinish":
+                                self._report_teardown_errors(runner.item, failures)
+                            self._replay(*call)
+                        self._report_teardown_errors(runner.item, failures)
+                    runner.logs.clear()
+        finally:
+            if pending:  # a hook logging a report raised: the others still come
+                asyncio.get_running_loop().call_soon(self._replay_later)
         if self._stopping():
             self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
+
+    def _replay_later(self) -> None:
+        try:
+            self.replay_finished()
+        except Exception as exc:  # pytest.exit() in a hook that logs reports
+            self.interrupt(exc)
 
 
 class Durations:
