@@ -366,3 +366,44 @@ def test_stepwise_runs_tests_one_at_a_time(pytester):
     second = pytester.runpytest("--sw")
     second.assert_outcomes(failed=1)
     second.stdout.fnmatch_lines(["*test_slow_broken*"])
+
+
+@pytest.mark.parametrize("passing", [True, False], ids=["passing", "failing"])
+def test_pytest_exit_in_a_hook_logging_a_report_ends_the_run(pytester, passing):
+    # Reports of passing tests are logged at the end of the loop's iteration,
+    # those of failing ones at once: either way pytest.exit() ends the run
+    # cleanly, with its code, and the tests running are torn down.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("[2]"):
+                pytest.exit("enough", returncode=3)
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.fixture
+        async def own(request):
+            yield
+            pathlib.Path(f"teardown-{{request.node.callspec.params['n']}}").touch()
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(8))
+        async def test_n(own, n):
+            await asyncio.sleep(0.01 * n if n <= 2 else 3)
+            assert {passing!r} or n != 2
+        """
+    )
+    start = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert time.monotonic() - start < 2.8
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["*Exit: enough*"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert sorted(path.name for path in pytester.path.glob("teardown-*")) == [f"teardown-{n}" for n in range(8)]
