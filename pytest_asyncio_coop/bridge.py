@@ -34,6 +34,8 @@ class BridgeGreenlet(greenlet.greenlet):
 
     #: the runner of the task this greenlet works for now
     runner: TaskRunner
+    #: the job handed to it, until it takes it
+    job: Callable[[], Any] | None = None
     #: what its job returned or raised, for the parent to take
     outcome: _Outcome | None = None
 
@@ -132,12 +134,15 @@ _idle: list[BridgeGreenlet] = []
 _MAX_IDLE = 1000
 
 
-def _serve(job: Callable[[], Any]) -> None:
-    """The run of a pooled greenlet: a job, its outcome left on the greenlet
-    for the parent, then the next job."""
+def _serve() -> None:
+    """The run of a pooled greenlet: the job handed to it, its outcome left
+    on the greenlet for the parent, then the next job. (Jobs come as an
+    attribute: what a greenlet's first switch passes stays referenced for
+    its whole life.)"""
     me = greenlet.getcurrent()
     assert isinstance(me, BridgeGreenlet)
     while True:
+        job, me.job = me.job, None
         outcome = _Outcome()
         try:
             outcome.value = job()
@@ -146,7 +151,7 @@ def _serve(job: Callable[[], Any]) -> None:
         except BaseException as error:
             outcome.error = error
         me.outcome, outcome, job = outcome, None, None  # nothing of it kept while idle
-        job = me.parent.switch(_DONE)
+        me.parent.switch(_DONE)
 
 
 def drop_idle_greenlets() -> None:
@@ -167,8 +172,9 @@ def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
     child.parent = parent
     child.runner = runner
     child.gr_context = parent.gr_context
+    child.job = fn
     runner.resume()
-    message = child.switch(fn)
+    message = child.switch()
     while message is not _DONE:
         runner.suspend()
         try:
