@@ -31,6 +31,9 @@ from .runner import TaskRunner
 if TYPE_CHECKING:
     from .lock import Lock
 
+# passing tests whose log calls may wait for the end of the loop's iteration
+_REPLAY_BATCH = 64
+
 # the scheduler of the cooperative phase under way, for lock hooks outside tests
 _active: dict[str, Scheduler] = {}
 
@@ -262,9 +265,10 @@ class Scheduler:
         if finish_failures:
             task.outcome = "failed"
         self._unreplayed.append((runner, finish_failures))
-        if task.outcome == "failed" or runner.stopped or self._stopping():
+        if task.outcome == "failed" or runner.stopped or self._stopping() or len(self._unreplayed) >= _REPLAY_BATCH:
             # Its reports may stop the session (-x, --maxfail, --sw): they are
-            # logged now, before any other test goes on.
+            # logged now, before any other test goes on. (Or the terminal
+            # has waited long enough.)
             self.replay_finished()
         elif len(self._unreplayed) == 1:
             asyncio.get_running_loop().call_soon(self._replay_later)
