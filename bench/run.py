@@ -166,8 +166,8 @@ class Bench:
             ratios["upstream_overhead"] = up_big["wall"] / plain_big["wall"]
 
         print("3. I/O-bound")
-        io = self.run("io_sleep1", coop(sleepers, sleep=1), "--max-asyncio-tasks", str(sleepers))
-        trivial = self.run("io_trivial", coop(sleepers), "--max-asyncio-tasks", str(sleepers))
+        io = self.run("io_sleep1", coop(sleepers, sleep=1), "--max-asyncio-tasks", str(sleepers), repeat=3)
+        trivial = self.run("io_trivial", coop(sleepers), "--max-asyncio-tasks", str(sleepers), repeat=3)
         ratios["io_extra_seconds"] = io["wall"] - trivial["wall"]
 
         print("4. memory")
