@@ -83,7 +83,7 @@ class Scheduler:
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._admit()
         await self._done
-        self.replay_finished()
+        self._replay_finished()
 
     def add(self, items: list[pytest.Item], *, ordered: bool) -> None:
         """Queue tasks for ``items``; ``ordered``: let ``order_tasks`` order them."""
@@ -165,7 +165,7 @@ class Scheduler:
             return
         reports = (call[2].get("report") for call in runner.logs)
         failures = sum(1 for r in reports if r is not None and r.failed and not hasattr(r, "wasxfail"))
-        if maxfail and failures and self._session.testsfailed + failures >= maxfail:
+        if failures and self._session.testsfailed + failures >= maxfail:
             self.stop_expected = True
             for other in list(self._running.values()):
                 if other.task.started_at is None:
@@ -245,8 +245,8 @@ class Scheduler:
                 runner.stop()
 
     def finish(self, runner: TaskRunner) -> None:
-        """Settle the task's outcome, tell ``on_task_finish``, then let its log
-        calls reach the terminal as one unit."""
+        """Settle the task's outcome, tell ``on_task_finish``, and have its
+        log calls replayed, now or at the end of the loop's iteration."""
         task = runner.task
         stats = self.stats
         stats[0] += 1
@@ -269,38 +269,39 @@ class Scheduler:
             # Its reports may stop the session (-x, --maxfail, --sw): they are
             # logged now, before any other test goes on. (Or the terminal
             # has waited long enough.)
-            self.replay_finished()
+            self._replay_finished()
         elif len(self._unreplayed) == 1:
             asyncio.get_running_loop().call_soon(self._replay_later)
         self.routing.release(runner)
         self.instances.release(runner.item)
 
-    def replay_finished(self) -> None:
+    def _replay_finished(self) -> None:
         """Let finished tests' log calls reach the terminal, each test's as
         one unit, in the order they finished. Those of passing tests wait for
         the end of the loop's iteration, so that the tests finishing in it
         share one suspension of pytest's capture."""
         pending = self._unreplayed
-        try:
-            with self.routing.terminal():
-                while pending:
-                    runner, failures = pending.popleft()
-                    with self._replaying(runner.item):
-                        for call in runner.logs:
-                            if call[0] == "pytest_runtest_logfinish":
-                                self._report_teardown_errors(runner.item, failures)
-                            self._replay(*call)
-                        self._report_teardown_errors(runner.item, failures)
-                    runner.logs.clear()
-        finally:
-            if pending:  # a hook logging a report raised: the others still come
-                asyncio.get_running_loop().call_soon(self._replay_later)
+        if pending:
+            try:
+                with self.routing.terminal():
+                    while pending:
+                        runner, failures = pending.popleft()
+                        with self._replaying(runner.item):
+                            for call in runner.logs:
+                                if call[0] == "pytest_runtest_logfinish":
+                                    self._report_teardown_errors(runner.item, failures)
+                                self._replay(*call)
+                            self._report_teardown_errors(runner.item, failures)
+                        runner.logs.clear()
+            finally:
+                if pending:  # a hook logging a report raised: the others still come
+                    asyncio.get_running_loop().call_soon(self._replay_later)
         if self._stopping():
             self._stop_running()  # -x / --maxfail: the others are cancelled, not counted
 
     def _replay_later(self) -> None:
         try:
-            self.replay_finished()
+            self._replay_finished()
         except Exception as exc:  # pytest.exit() in a hook that logs reports
             self.interrupt(exc)
 
