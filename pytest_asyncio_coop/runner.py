@@ -115,6 +115,9 @@ class TaskRunner:
         rather than piling up until the next full garbage collection."""
         self.aio_task = None
         self.spawned.clear()
+        self.timed_out = None  # its traceback holds the frames that hold this runner
+        self.setup_failures.clear()
+        self.teardown_failures.clear()
         self.task._stack_source = None
         current_task_runner.set(None)
         task_owner.set(None)
