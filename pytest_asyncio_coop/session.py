@@ -72,8 +72,10 @@ class _Leftovers:
         return None
 
 
-#: full garbage collections are this many times rarer while the loop runs
+#: full garbage collections are this many times rarer while the loop runs,
+#: when the cap lets at least _MANY_TASKS tests run at once
 _FULL_GC_SPACING = 10
+_MANY_TASKS = 1000
 
 
 class CooperativeRun:
@@ -146,9 +148,12 @@ class CooperativeRun:
         self.loop = loop
         # Thousands of suspended tests are thousands of live objects that each
         # full collection walks; young garbage is still collected as often.
+        # Under a smaller cap the live heap is small, and finished tests'
+        # cyclic garbage (a failure's traceback) is collected as usual.
         self._gc_threshold = gc.get_threshold()
-        young, middle, old = self._gc_threshold
-        gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
+        if self.settings.max_tasks >= _MANY_TASKS:
+            young, middle, old = self._gc_threshold
+            gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
         _active["scheduler"] = self.scheduler
         isolation.begin()

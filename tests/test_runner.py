@@ -381,7 +381,8 @@ def test_a_test_returning_a_value_gets_pytests_warning(pytester):
     result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning: Test functions should return None*"])
 
 
-def test_full_collections_are_rarer_during_the_run_and_restored_after(pytester):
+@pytest.mark.parametrize("cap, spacing", [("1000", 10), ("999", 1)])
+def test_full_collections_are_rarer_when_thousands_may_run_and_restored_after(pytester, cap, spacing):
     import gc
 
     before = gc.get_threshold()
@@ -392,10 +393,10 @@ def test_full_collections_are_rarer_during_the_run_and_restored_after(pytester):
 
         @pytest.mark.asyncio_cooperative
         async def test_spaced():
-            assert gc.get_threshold() == {(before[0], before[1], before[2] * 10)}
+            assert gc.get_threshold() == {(before[0], before[1], before[2] * spacing)}
         """
     )
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest("--max-asyncio-tasks", cap).assert_outcomes(passed=1)
     assert gc.get_threshold() == before
 
 
