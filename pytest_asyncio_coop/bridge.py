@@ -36,8 +36,8 @@ class BridgeGreenlet(greenlet.greenlet):
     runner: TaskRunner
     #: the job handed to it, until it takes it
     job: Callable[[], Any] | None = None
-    #: what its job returned or raised, for the parent to take
-    outcome: _Outcome | None = None
+    #: what its job returned, or raised, for the parent to take
+    outcome: tuple[Any, BaseException | None] | None = None
 
 
 #: the runner of the test whose code is running: in its greenlet, in its Task,
@@ -116,16 +116,6 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
     return result
 
 
-class _Outcome:
-    """What a job run in a pooled greenlet returned or raised."""
-
-    __slots__ = ("value", "error")
-
-    def __init__(self) -> None:
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-
 # switched to the parent by a pooled greenlet whose job is done
 _DONE = object()
 # greenlets whose job is done, for the next ones: a new greenlet costs a
@@ -143,14 +133,13 @@ def _serve() -> None:
     assert isinstance(me, BridgeGreenlet)
     while True:
         job, me.job = me.job, None
-        outcome = _Outcome()
         try:
-            outcome.value = job()
+            me.outcome = (job(), None)
         except greenlet.GreenletExit:
             raise  # killed (collected while suspended): it ends here
         except BaseException as error:
-            outcome.error = error
-        me.outcome, outcome, job = outcome, None, None  # nothing of it kept while idle
+            me.outcome = (None, error)
+        job = None  # nothing of it kept while idle
         me.parent.switch(_DONE)
 
 
@@ -184,14 +173,15 @@ def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
         else:
             message = child.switch(value)
     runner.suspend()
-    outcome, child.outcome = child.outcome, None
+    assert child.outcome is not None
+    (value, error), child.outcome = child.outcome, None
     child.runner = None  # type: ignore[assignment]
     child.gr_context = None
     if len(_idle) < _MAX_IDLE:
         _idle.append(child)
-    if outcome.error is not None:
+    if error is not None:
         try:
-            raise outcome.error
+            raise error
         finally:
-            outcome = None  # no cycle through this frame
-    return outcome.value
+            error = None  # no cycle through this frame
+    return value
