@@ -260,11 +260,19 @@ def settings(config: pytest.Config) -> Settings:
 
 
 _COOPERATIVE = pytest.StashKey[bool]()
+# the marker's arguments, checked once collection is done
+_MARKER_OPTIONS = pytest.StashKey[dict[str, object]]()
+# how many asyncio_cooperative marks the item had when it was made and checked
+_MARKS_CHECKED = pytest.StashKey[int]()
+#: what is wrong with marker arguments added after the item was made (by
+#: ``pytest_collection_modifyitems``): the test errors at its setup
+LATE_MARKER_PROBLEM = pytest.StashKey[str]()
 
 
 def is_cooperative(item: pytest.Item) -> bool:
     """Whether the item carries the marker, or, in auto mode, is async or
-    uses an async fixture (worked out once per item)."""
+    uses an async fixture (worked out once per item, once collection is
+    done: a conftest's ``pytest_collection_modifyitems`` may add the marker)."""
     known = item.stash.get(_COOPERATIVE, None)
     if known is None:
         # unittest's test cases run themselves (IsolatedAsyncioTestCase makes its own loop)
@@ -283,11 +291,10 @@ def is_cooperative(item: pytest.Item) -> bool:
 
 def marker_options(item: pytest.Item) -> dict[str, object]:
     """The keyword arguments of the item's ``asyncio_cooperative`` markers,
-    the closest (function, then class, then module) winning."""
-    options: dict[str, object] = {}
-    for mark in reversed(list(item.iter_markers(MARKER))):
-        options.update(mark.kwargs)
-    return options
+    the closest (function, then class, then module) winning; once
+    collection is done, as checked then."""
+    options = item.stash.get(_MARKER_OPTIONS, None)
+    return _options(list(item.iter_markers(MARKER))) if options is None else options
 
 
 def hook_manager(config: pytest.Config) -> Manager:
@@ -301,7 +308,15 @@ def hook_manager(config: pytest.Config) -> Manager:
     return manager
 
 
-def _marker_problem(item: pytest.Item, manager: Manager) -> str | None:
+def _options(marks: list[pytest.Mark]) -> dict[str, object]:
+    """The marks' keyword arguments, the closest mark (listed first) winning."""
+    options: dict[str, object] = {}
+    for mark in reversed(marks):
+        options.update(mark.kwargs)
+    return options
+
+
+def _marker_problem(item: pytest.Item, manager: Manager, marks: list[pytest.Mark]) -> str | None:
     """What is wrong with the item's marker arguments, if anything: each must
     be declared by a plugin's ``marker_options`` hook and pass its check."""
     from .manager import FAILURES, HookFailure
@@ -310,11 +325,11 @@ def _marker_problem(item: pytest.Item, manager: Manager) -> str | None:
         declared = manager.marker_options(item.path)
     except HookFailure as failure:
         return f"{item.nodeid}: {failure}"
-    for mark in item.iter_markers(MARKER):
+    for mark in marks:
         if mark.args:
             shown = ", ".join(map(repr, mark.args))
             return f"{item.nodeid}: asyncio_cooperative({shown}): the marker takes keyword arguments only"
-    for name, value in marker_options(item).items():
+    for name, value in _options(marks).items():
         shown = f"{item.nodeid}: asyncio_cooperative({name}={value!r})"
         if name not in declared:
             return f"{shown}: unknown argument {name!r}; the marker accepts {', '.join(sorted(declared))}"
@@ -348,17 +363,34 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     return _checked(collector, result)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
+    """Settle which items are cooperative, and their marker arguments, once
+    every plugin had its say: a conftest's ``pytest_collection_modifyitems``
+    may have added the marker."""
     manager = session.config.stash.get(_MANAGER, None)
     if manager is not None:
         manager.check()
+    for item in session.items:
+        if not is_cooperative(item):
+            continue
+        marks = list(item.iter_markers(MARKER))
+        if len(marks) != item.stash.get(_MARKS_CHECKED, 0):
+            problem = _marker_problem(item, hook_manager(item.config), marks)
+            if problem is not None:
+                item.stash[LATE_MARKER_PROBLEM] = problem
+                item.stash[_MARKER_OPTIONS] = {}
+                continue
+        item.stash[_MARKER_OPTIONS] = _options(marks)
 
 
 def _checked(collector: pytest.Collector, node: object) -> object:
-    if not (isinstance(node, pytest.Function) and is_cooperative(node)):
+    marks = list(node.iter_markers(MARKER)) if isinstance(node, pytest.Function) else []
+    if not marks:
         return node
+    node.stash[_MARKS_CHECKED] = len(marks)
     manager = hook_manager(node.config)
-    problem = None if manager.problems else _marker_problem(node, manager)
+    problem = None if manager.problems else _marker_problem(node, manager, marks)
     if problem is None:
         return node
     bad = _BadMarker.from_parent(collector, name=node.name)

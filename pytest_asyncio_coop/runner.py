@@ -72,7 +72,7 @@ class TaskRunner:
         self.logs: list[tuple[Any, ...]] = []
         # failures of third-party hooks (and blocks, with --asyncio-blocking=error),
         # raised in the test's setup or teardown
-        self.setup_failures: list[Exception] = []
+        self.setup_failures: list[BaseException] = []
         self.teardown_failures: list[Exception] = []
         #: tasks the test created, and where (diagnostics.task_factory)
         self.spawned: list[tuple[asyncio.Future[Any], traceback.FrameSummary | None]] = []
@@ -131,10 +131,8 @@ class TaskRunner:
 
     def _retry(self) -> bool:
         """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""
-        if not self.retries_on_failure():
-            return False
         reports = [call[2]["report"] for call in self.logs if call[0] == "pytest_runtest_logreport"]
-        if not any(report.failed for report in reports):
+        if not any(report.failed for report in reports) or not self.retries_on_failure():
             return False
         for report in reports:
             if report.failed:

@@ -25,7 +25,7 @@ from .concurrency import FixtureInstances
 from .diagnostics import LoopBlocked, Watchdog, where
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task
-from .plugin import is_cooperative, marker_options
+from .plugin import LATE_MARKER_PROBLEM, is_cooperative, marker_options
 from .runner import TaskRunner
 
 if TYPE_CHECKING:
@@ -214,6 +214,9 @@ class Scheduler:
     def _start(self, task: Task, failure: HookFailure | None) -> None:
         runner = TaskRunner(task, self)
         runner.setup_failures.extend(f for f in (self.session_failure, failure) if f is not None)
+        late_problem = task.item.stash.get(LATE_MARKER_PROBLEM, None)
+        if late_problem is not None:
+            runner.setup_failures.append(pytest.fail.Exception(late_problem, pytrace=False))
         self.instances.give_item_its_own(task.item)
         runner.aio_task = asyncio.get_running_loop().create_task(runner.run())
         self._running[task] = runner

@@ -85,6 +85,51 @@ def test_a_bad_marker_on_a_class_names_each_test(pytester):
     )
 
 
+def test_a_marker_added_by_modifyitems_counts_and_a_bad_one_errors_at_that_tests_setup(pytester):
+    # A conftest may mark tests in pytest_collection_modifyitems, after the
+    # items were made: they are cooperative, their arguments count, and a bad
+    # argument is an error of that test alone (collection is over by then).
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if item.name != "test_marked_already":
+                    item.add_marker(pytest.mark.asyncio_cooperative(timeout=0.5 if "slow" in item.name else "x" if "bad" in item.name else 60))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_slow_times_out():
+            await asyncio.sleep(5)
+
+        async def test_bad_argument():
+            pass
+
+        async def test_fine():
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio_cooperative(timeout=30)
+        async def test_marked_already():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_bad_argument*",
+            "test_a_marker_added_by_modifyitems_counts*.py::test_bad_argument: asyncio_cooperative(timeout='x'): "
+            "the timeout must be a positive number of seconds",
+        ]
+    )
+    result.stdout.fnmatch_lines(["E *TaskTimeout: timed out after 0.5 s (timeout on the marker = 0.5)*", "FAILED *::test_slow_times_out*"])
+
+
 def test_a_raising_marker_options_hook_is_a_collection_error_naming_the_plugin(pytester):
     pytester.makeconftest(
         """
