@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator
 
 import pytest
 
@@ -56,14 +56,16 @@ class TaskOutput:
     def take_sections(self) -> tuple[str, str]:
         """What the phase wrote, for its report sections; what a capture
         fixture holds unread shows there too, as in pytest."""
+        sections = self._sections
         if self._fixture is not None:
             for name, parts in self._fixture.items():
-                self._sections[name].extend(parts)
+                sections[name].extend(parts)
                 parts.clear()
-        out, err = ("".join(self._sections[name]) for name in _STREAMS)
-        for parts in self._sections.values():
-            parts.clear()
-        return out, err
+        out, err = sections["stdout"], sections["stderr"]
+        if not (out or err):
+            return "", ""
+        sections["stdout"], sections["stderr"] = [], []
+        return "".join(out), "".join(err)
 
     @property
     def fixture_active(self) -> bool:
@@ -222,27 +224,22 @@ class OutputRouting:
         finally:
             capman.resume_global_capture()
 
-    @contextlib.contextmanager
-    def _item_capture(self, when: str, item: pytest.Item) -> Iterator[None]:
+    def _item_capture(self, when: str, item: pytest.Item) -> ContextManager[None]:
         runner = current_runner()
         if runner is None:
-            with type(self._capman).item_capture(self._capman, when, item):
-                yield
-            return
-        output = runner.output
-        output.capturing = True
-        try:
-            yield
-        finally:
-            output.capturing = False
-            out, err = output.take_sections()
-            # Output that went around the routers (fd level, or no test's).
-            if self._global_written():
-                with self._unrouted():
-                    global_out, global_err = self._capman.read_global_capture()
-                out, err = out + global_out, err + global_err
-            item.add_report_section(when, "stdout", out)
-            item.add_report_section(when, "stderr", err)
+            return type(self._capman).item_capture(self._capman, when, item)  # type: ignore[no-any-return]
+        return _PhaseCapture(self, runner, when, item)
+
+    def read_phase(self, runner: TaskRunner, when: str, item: pytest.Item) -> None:
+        """At the end of a phase: what it wrote, into the report's sections."""
+        out, err = runner.output.take_sections()
+        # Output that went around the routers (fd level, or no test's).
+        if self._global_written():
+            with self._unrouted():
+                global_out, global_err = self._capman.read_global_capture()
+            out, err = out + global_out, err + global_err
+        item.add_report_section(when, "stdout", out)
+        item.add_report_section(when, "stderr", err)
 
     def _global_written(self) -> bool:
         """Whether pytest's global capture holds anything: its files are
@@ -250,30 +247,23 @@ class OutputRouting:
         with the captured descriptor, or a memory buffer), so their position
         says, without the cost of reading them."""
         try:
-            return any(tmpfile.buffer.tell() for _, tmpfile in self._streams)
+            for _, tmpfile in self._streams:
+                if tmpfile.buffer.tell():
+                    return True
+            return False
         except (AttributeError, OSError, ValueError):
             return True
 
-    @contextlib.contextmanager
-    def _runtest_for(self, item: pytest.Item, when: str) -> Iterator[None]:
+    def _runtest_for(self, item: pytest.Item, when: str) -> ContextManager[None]:
         runner = current_runner()
-        plugin = self._logging
         if runner is None:
-            with type(plugin)._runtest_for(plugin, item, when):
-                yield
-            return
+            return type(self._logging)._runtest_for(self._logging, item, when)  # type: ignore[no-any-return]
         runner.log_phase = when
         if runner.log_handlers:
             self._attach(runner)
         else:
             item.stash[compat.caplog_handler_key] = None  # made on first need
-        runner.logging = True
-        try:
-            yield
-        finally:
-            runner.logging = False
-            if runner.log_handlers:
-                item.add_report_section(when, "log", runner.log_handlers[1].stream.getvalue().strip())
+        return _PhaseLogging(runner, when, item)
 
     def log_handlers(self, runner: TaskRunner) -> list[logging.Handler]:
         """The test's pair of capture handlers (caplog's, the report's), made
@@ -293,6 +283,43 @@ class OutputRouting:
         item = runner.item
         item.stash[compat.caplog_records_key][runner.log_phase] = caplog_handler.records  # type: ignore[attr-defined]
         item.stash[compat.caplog_handler_key] = caplog_handler
+
+
+class _PhaseCapture:
+    """pytest's ``item_capture`` for one phase of a cooperative test: the
+    test's own output. (A class: a generator-based context manager costs
+    more, three times per test.)"""
+
+    __slots__ = ("_routing", "_runner", "_when", "_item")
+
+    def __init__(self, routing: OutputRouting, runner: TaskRunner, when: str, item: pytest.Item) -> None:
+        self._routing, self._runner, self._when, self._item = routing, runner, when, item
+
+    def __enter__(self) -> None:
+        self._runner.output.capturing = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._runner.output.capturing = False
+        self._routing.read_phase(self._runner, self._when, self._item)
+
+
+class _PhaseLogging:
+    """pytest's ``_runtest_for`` for one phase of a cooperative test: its
+    own log records."""
+
+    __slots__ = ("_runner", "_when", "_item")
+
+    def __init__(self, runner: TaskRunner, when: str, item: pytest.Item) -> None:
+        self._runner, self._when, self._item = runner, when, item
+
+    def __enter__(self) -> None:
+        self._runner.logging = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        runner = self._runner
+        runner.logging = False
+        if runner.log_handlers:
+            self._item.add_report_section(self._when, "log", runner.log_handlers[1].stream.getvalue().strip())
 
 
 class _RoutingLogHandler(logging.Handler):

@@ -22,13 +22,12 @@ from typing import Any
 
 CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 
-_WARNING_ATTRS = ("filters", "showwarning", "_showwarnmsg_impl")
 # the values outside any test, captured when the cooperative phase begins
 _outside: dict[str, Any] = {}
 
 
 def _warning_state() -> tuple[Any, ...]:
-    return tuple(getattr(warnings, name) for name in _WARNING_ATTRS)
+    return warnings.filters, warnings.showwarning, warnings._showwarnmsg_impl  # type: ignore[attr-defined]
 
 
 def _set_warning_state(state: tuple[Any, ...]) -> None:

@@ -147,7 +147,11 @@ class Manager:
 
     def call(self, caller: Callable[..., Any], **kwargs: Any) -> tuple[Any, HookFailure | None]:
         """Call a hook; an exception from an implementation comes back as a
-        :class:`HookFailure` naming the hook and the plugin, instead of raising."""
+        :class:`HookFailure` naming the hook and the plugin, instead of raising.
+        A hook that no plugin implements is not called (``on_task_finish``,
+        for every test)."""
+        if not caller.get_hookimpls():
+            return None, None
         try:
             return caller(**kwargs), None
         except FAILURES as exc:

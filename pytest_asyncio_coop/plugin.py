@@ -371,8 +371,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     manager = session.config.stash.get(_MANAGER, None)
     if manager is not None:
         manager.check()
+    pluginmanager = session.config.pluginmanager
     for item in session.items:
         if not is_cooperative(item):
+            if not pluginmanager.has_plugin("asyncio_coop.async_test_hint"):
+                pluginmanager.register(_AsyncTestHint(), "asyncio_coop.async_test_hint")
             continue
         marks = list(item.iter_markers(MARKER))
         if len(marks) != item.stash.get(_MARKS_CHECKED, 0):
@@ -398,19 +401,23 @@ def _checked(collector: pytest.Collector, node: object) -> object:
     return bad
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function):  # noqa: ANN201
-    """pytest's failure of an async test nobody ran, with a hint about this plugin."""
-    try:
-        return (yield)
-    except pytest.fail.Exception as e:
-        if not e.msg.startswith("async def functions are not natively supported"):
-            raise
-        raise pytest.fail.Exception(
-            f"{e.msg}\npytest-asyncio-coop is installed: mark the test @pytest.mark.{MARKER} to run it "
-            "on its event loop, or set asyncio_cooperative_mode = auto to make every async test cooperative.",
-            pytrace=False,
-        ) from None
+class _AsyncTestHint:
+    """Registered when some tests are not cooperative (so that cooperative
+    ones do not pay for it)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):  # noqa: ANN201
+        """pytest's failure of an async test nobody ran, with a hint about this plugin."""
+        try:
+            return (yield)
+        except pytest.fail.Exception as e:
+            if not e.msg.startswith("async def functions are not natively supported"):
+                raise
+            raise pytest.fail.Exception(
+                f"{e.msg}\npytest-asyncio-coop is installed: mark the test @pytest.mark.{MARKER} to run it "
+                "on its event loop, or set asyncio_cooperative_mode = auto to make every async test cooperative.",
+                pytrace=False,
+            ) from None
 
 
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:

@@ -261,8 +261,8 @@ class Scheduler:
         if runner.stopped:
             # Cancelled by -x or Ctrl-C: not counted; only a real teardown error shows.
             runner.logs[:] = [call for call in runner.logs if _is_teardown_error(call)]
-        outcomes = [call[2]["report"].outcome for call in runner.logs if "report" in call[2]]
-        task.outcome = next((o for o in ("failed", "skipped") if o in outcomes), "passed" if outcomes else None)
+        outcomes = {call[2]["report"].outcome for call in runner.logs if "report" in call[2]}
+        task.outcome = "failed" if "failed" in outcomes else "skipped" if "skipped" in outcomes else "passed" if outcomes else None
         finish_failures: list[HookFailure] = []
         runner.call_hook(runner.hooks.on_task_finish, finish_failures, task=task)
         if finish_failures:
