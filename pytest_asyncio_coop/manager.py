@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import os
+import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,13 +39,21 @@ def _marked_hooks(plugin: object) -> dict[str, str]:
     Read statically: pytest's plugins include objects whose attributes have
     side effects (``pytest.mark`` makes marks, ``config.inicfg`` warns).
     """
+    if isinstance(plugin, types.ModuleType):
+        namespaces = [vars(plugin)]
+    else:  # a class, or an instance: what getattr would find first
+        classes = plugin.__mro__ if isinstance(plugin, type) else type(plugin).__mro__
+        namespaces = [getattr(plugin, "__dict__", {}), *(vars(cls) for cls in classes)]
     found = {}
-    for attr in dir(plugin):
-        value = inspect.getattr_static(plugin, attr, None)
-        value = getattr(value, "__func__", value)  # staticmethod, classmethod
-        opts = vars(value).get(f"{PROJECT}_impl") if inspect.isfunction(value) else None
-        if isinstance(opts, dict):
-            found[attr] = opts.get("specname") or attr
+    for namespace in reversed(namespaces):
+        for attr, value in namespace.items():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            opts = vars(value).get(f"{PROJECT}_impl") if inspect.isfunction(value) else None
+            if isinstance(opts, dict):
+                found[attr] = opts.get("specname") or attr
+            else:
+                found.pop(attr, None)  # hidden by something else
     return found
 
 

@@ -501,6 +501,41 @@ def test_hooks_from_a_pytest_plugins_module(pytester):
     result.stdout.fnmatch_lines(["*plugin sees test_one*"])
 
 
+def test_hooks_from_a_plugin_object_its_class_and_their_bases(pytester):
+    # A plugin may be an object: its hookimpls are found on it, on its class
+    # and on their bases (methods, static methods), as getattr would find them.
+    pytester.makeconftest(
+        REPORTER
+        + """
+from pytest_asyncio_coop import hookimpl
+
+class Base:
+    @hookimpl
+    def on_task_start(self, task):
+        lines.append(f"inherited start {task.item.name}")
+
+    @hookimpl
+    def on_task_finish(self, task):
+        lines.append("hidden by the subclass: never called")
+
+class Plugin(Base):
+    on_task_finish = None
+
+    @staticmethod
+    @hookimpl(specname="on_task_finish")
+    def finished(task):
+        lines.append(f"static finish {task.item.name} {task.outcome}")
+
+def pytest_configure(config):
+    config.pluginmanager.register(Plugin(), "object-plugin")
+"""
+    )
+    pytester.makepyfile(test_one=ONE_TEST)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert hook_lines(result) == ["inherited start test_one", "static finish test_one passed"]
+
+
 def test_hooks_from_an_extension_package_entry_point(pytester, monkeypatch):
     site = pytester.mkdir("site")
     (site / "coop_ext.py").write_text(PLUGIN_MODULE.replace("plugin sees", "entry point sees"))
