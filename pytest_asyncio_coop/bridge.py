@@ -165,7 +165,7 @@ def run_in_greenlet(fn: Callable[[], T], runner: TaskRunner) -> Any:
     runner.resume()
     message = child.switch()
     while message is not _DONE:
-        runner.suspend()
+        runner.waits()
         try:
             value = yield message
         except BaseException as exc:  # cancellation: into the greenlet, like `await` would raise it

@@ -67,6 +67,8 @@ class TaskRunner:
         # set when the deadline passed and the cancellation is still in flight
         self._timing_out = False
         self._timer: asyncio.TimerHandle | None = None
+        # set when the deadline's timer is to be set as the test first waits
+        self._timer_pending = False
         self.aio_task: asyncio.Task[None] | None = None
         # log hook calls made by the protocol, replayed when the item is done (hazard 6)
         self.logs: list[tuple[Any, ...]] = []
@@ -90,13 +92,13 @@ class TaskRunner:
         task = self.task
         task.state = TaskState.RUNNING
         task.started_at = loop.time()
-        self._arm(task.started_at + task.timeout)
+        self._arm_on_wait(task.started_at + task.timeout)
         self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
         try:
             await run_in_greenlet(self._protocol, self)
             while self._retry():
                 task.attempt += 1
-                self._arm(loop.time() + task.timeout)
+                self._arm_on_wait(loop.time() + task.timeout)
                 await run_in_greenlet(self._protocol, self)
         finally:
             if self._timer is not None:
@@ -139,6 +141,7 @@ class TaskRunner:
                 report.outcome = "rerun"  # a copy, made when it was held back
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
         self.timed_out = None
         return True
 
@@ -162,12 +165,21 @@ class TaskRunner:
         self.task.deadline = deadline
         self._timer = asyncio.get_running_loop().call_at(deadline, self._on_deadline)
 
+    def _arm_on_wait(self, deadline: float) -> None:
+        """Before the test's code runs: its deadline, whose timer is set when
+        the test first waits. A test done before then (most are) needs none:
+        only a wait can be cancelled."""
+        self.task.deadline = deadline
+        self._timer_pending = True
+
     def postpone(self, seconds: float) -> None:
         """The loop was stopped for ``seconds`` (an xdist worker running other
         items): that time does not count against the test."""
         if self._timer is not None:
             self._timer.cancel()
             self._arm(self.task.deadline + seconds)
+        elif self._timer_pending:
+            self.task.deadline += seconds
 
     def _on_deadline(self) -> None:
         self._timer = None
@@ -193,6 +205,13 @@ class TaskRunner:
     def suspend(self) -> None:
         self.scheduler.watchdog.step_ends(self)
         self.globals.leave()
+
+    def waits(self) -> None:
+        """The test's code yields to the loop until what it awaits is done."""
+        self.suspend()
+        if self._timer_pending:
+            self._timer_pending = False
+            self._timer = asyncio.get_running_loop().call_at(self.task.deadline, self._on_deadline)
 
     def checkpoint(self) -> None:
         """End the current step of the test's code here (it goes on running),

@@ -66,7 +66,7 @@ class _Leftovers:
     def resume(self) -> None:
         pass
 
-    suspend = resume
+    suspend = waits = resume
 
     def timeout_error(self) -> None:
         return None

@@ -92,6 +92,33 @@ def test_timeout_counts_from_start_not_from_queueing(pytester):
     result.assert_outcomes(passed=4)
 
 
+def test_time_before_the_first_await_counts_against_the_timeout(pytester):
+    # The deadline's timer is only set when a test first waits (a test that
+    # never does cannot be cancelled, and needs none); it still counts from
+    # the start, so a test that held the loop past it times out at that wait.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_blocks_then_waits():
+            time.sleep(1.2)
+            await asyncio.sleep(0.5)
+            await asyncio.sleep(30)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_blocks_within_its_timeout():
+            time.sleep(0.2)
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest("--asyncio-task-timeout", "1")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([">       await asyncio.sleep(0.5)", "*TaskTimeout: timed out after 1.0 s*"])
+
+
 def test_timeout_in_async_fixture_setup_is_a_setup_error(pytester):
     pytester.makepyfile(
         """
