@@ -139,16 +139,24 @@ class Watchdog:
             self._report(runner, duration, location)
 
     def _watch(self) -> None:
-        # Often enough to see a block before it ends; idle while steps are short.
+        # Each wake-up takes the GIL from the main thread, which then waits to
+        # get it back (a millisecond or two here): so the thread sleeps until
+        # the running step could become a block, then looks often enough to
+        # see where it is before it ends.
+        first_look = self.threshold * 0.75
         interval = max(0.01, self.threshold / 4)
-        while not self._stop.wait(interval):
+        wait = first_look
+        while not self._stop.wait(wait):
+            wait = first_look
             current = self._current
             if current is None:
                 continue
             runner, began = current
             held = time.perf_counter() - began
-            if held <= interval:
+            if held < first_look:
+                wait = max(0.01, first_look - held)
                 continue
+            wait = interval
             frame = sys._current_frames().get(self._main)
             location, sampled = user_frame(frame), self._sampled
             # Once the test's own code returned, the step's tail is pytest's and
