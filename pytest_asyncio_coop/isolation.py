@@ -30,6 +30,12 @@ def _warning_state() -> tuple[Any, ...]:
     return warnings.filters, warnings.showwarning, warnings._showwarnmsg_impl  # type: ignore[attr-defined]
 
 
+def _differs(state: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
+    """Whether two warning states are other objects (a filter list equal to
+    the outside one is still the test's own, which it may change later)."""
+    return state[0] is not other[0] or state[1] is not other[1] or state[2] is not other[2]
+
+
 def _set_warning_state(state: tuple[Any, ...]) -> None:
     if state[0] is not warnings.filters:
         warnings.filters = state[0]
@@ -65,7 +71,7 @@ class TaskGlobals:
         """The test's code is about to run."""
         if self.current_test is not None:
             os.environ[CURRENT_TEST_VAR] = self.current_test
-        if self.warnings[0] is not warnings.filters or self.warnings[1:] != _warning_state()[1:]:
+        if _differs(self.warnings, _warning_state()):
             _set_warning_state(self.warnings)
         for name, level in self.logger_levels.items():
             logging.getLogger(name).setLevel(level)
@@ -74,7 +80,7 @@ class TaskGlobals:
         """The test's code yielded to the loop."""
         self.current_test = os.environ.pop(CURRENT_TEST_VAR, None)
         self.warnings = _warning_state()
-        if self.warnings != _outside["warnings"]:
+        if _differs(self.warnings, _outside["warnings"]):
             _set_warning_state(_outside["warnings"])
         for name in self.logger_levels:
             logging.getLogger(name).setLevel(self._outside_levels[name])
