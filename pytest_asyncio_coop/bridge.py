@@ -128,19 +128,34 @@ def _serve() -> None:
     """The run of a pooled greenlet: the job handed to it, its outcome left
     on the greenlet for the parent, then the next job. (Jobs come as an
     attribute: what a greenlet's first switch passes stays referenced for
-    its whole life.)"""
-    me = greenlet.getcurrent()
-    assert isinstance(me, BridgeGreenlet)
+    its whole life.)
+
+    No frame of it refers to the greenlet while it is suspended between
+    jobs: the garbage collector never collects a suspended greenlet, so a
+    reference to itself would keep it, and its stacks, for good. Unreferenced,
+    it is killed (``GreenletExit``) and freed at once.
+    """
     while True:
-        job, me.job = me.job, None
-        try:
-            me.outcome = (job(), None)
-        except greenlet.GreenletExit:
-            raise  # killed (collected while suspended): it ends here
-        except BaseException as error:
-            me.outcome = (None, error)
-        job = None  # nothing of it kept while idle
-        me.parent.switch(_DONE)
+        outcome = _run(_take_job())
+        greenlet.getcurrent().outcome = outcome
+        outcome = None
+        greenlet.getcurrent().parent.switch(_DONE)
+
+
+def _take_job() -> Callable[[], Any]:
+    me = greenlet.getcurrent()
+    job, me.job = me.job, None
+    assert job is not None
+    return job
+
+
+def _run(job: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return job(), None
+    except greenlet.GreenletExit:
+        raise  # killed (unreferenced while suspended): it ends here
+    except BaseException as error:
+        return None, error
 
 
 def drop_idle_greenlets() -> None:
