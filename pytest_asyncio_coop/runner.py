@@ -35,6 +35,11 @@ def _await_stack(awaitable: object) -> list[traceback.FrameSummary]:
     return frames
 
 
+# a deadline timer that goes off less than this before the deadline (which
+# was postponed by as little) counts as on time
+_EARLY = 0.001
+
+
 class TaskTimeout(Exception):
     """A cooperative test ran past its timeout."""
 
@@ -174,20 +179,22 @@ class TaskRunner:
 
     def postpone(self, seconds: float) -> None:
         """The loop was stopped for ``seconds`` (an xdist worker running other
-        items): that time does not count against the test."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._arm(self.task.deadline + seconds)
-        elif self._timer_pending:
+        items): that time does not count against the test. Its timer, set
+        for the earlier deadline, moves on when it goes off."""
+        if self.task.deadline is not None:
             self.task.deadline += seconds
 
     def _on_deadline(self) -> None:
         self._timer = None
+        loop = asyncio.get_running_loop()
+        if self.task.deadline > loop.time() + _EARLY:  # postponed meanwhile
+            self._timer = loop.call_at(self.task.deadline, self._on_deadline)
+            return
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
         if action is not None and not isinstance(action, TimeoutAction):
             self.teardown_failures.append(HookFailure(f"on_task_timeout returned {action!r}, not a TimeoutAction"))
         elif action is not None and action.extend_by is not None:
-            self._arm(asyncio.get_running_loop().time() + action.extend_by)
+            self._arm(loop.time() + action.extend_by)
             return
         self.task.state = TaskState.TIMED_OUT
         self._timing_out = True
