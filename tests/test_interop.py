@@ -1,6 +1,6 @@
 """Next to the plugins users already run: pytest-xdist, pytest-rerunfailures,
 hypothesis, pytest-asyncio, pytest-cov, pytest-mock, pytest-randomly,
-junitxml and uvloop."""
+junitxml, uvloop, and SQLAlchemy's asyncio layer (greenlets of its own)."""
 
 import re
 import threading
@@ -326,6 +326,52 @@ def test_uvloop_through_the_loop_factory_option(pytester):
     )
     pytester.makeini("[pytest]\nasyncio_loop_factory = uvloop.new_event_loop\n")
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_sqlalchemy_asyncio_runs_sync_code_in_its_own_greenlet_and_output_stays_the_tests(pytester):
+    # SQLAlchemy's asyncio layer runs sync code (run_sync, the ORM) in a
+    # greenlet of its own, nested in the test's: what that code prints or
+    # logs is still the test's own, while the tests interleave.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        log = logging.getLogger("app")
+
+        @pytest.fixture
+        async def engine():
+            engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+            yield engine
+            await engine.dispose()
+
+        def sync_work(connection, n):
+            print(f"sync print {n}")
+            log.warning("sync log %s", n)
+            return connection.execute(text("select :n"), {"n": n}).scalar()
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_query(engine, n, caplog):
+            async with engine.connect() as connection:
+                await asyncio.sleep(0.05 * (3 - n))
+                value = await connection.run_sync(sync_work, n)
+                await asyncio.sleep(0.05)
+            assert value == n
+            assert [record.getMessage() for record in caplog.records] == [f"sync log {n}"]
+            assert n != 2
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    text = result.stdout.str()
+    failure = text[text.index("_ test_query[2] _"):text.index("short test summary")]
+    assert "Captured stdout call" in failure and "sync print 2" in failure
+    assert "sync log 2" in failure
+    assert not any(f"sync print {n}" in failure or f"sync log {n}" in failure for n in (0, 1, 3))
 
 
 def test_xdist_time_the_loop_stands_still_does_not_count_against_a_timeout(pytester):
