@@ -124,3 +124,18 @@ def test_performance_plot_is_drawn_from_the_figures_shown():
     ratios = load_bench_module("plot_figures").ratios((ROOT / "bench" / "FIGURES.txt").read_text())
     assert set(ratios) >= set(load_bench_module("run").TARGETS)
     assert (ROOT / "bench" / "FIGURES.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_no_merge_conflict_is_left_in_any_file():
+    # A merge once left both sides of a conflict in the README.
+    markers = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
+    suffixes = {".py", ".rst", ".cfg", ".toml", ".md", ".txt", ".ini", ""}
+    skipped = {".git", "build", "dist", "_build", "results", "__pycache__"}
+    files = [
+        path for path in ROOT.rglob("*")
+        if path.is_file() and path.suffix in suffixes
+        and not any(part in skipped or part.startswith(".venv") or part.endswith(".egg-info") for part in path.relative_to(ROOT).parts)
+    ]
+    assert ROOT / "README.rst" in files and ROOT / ".ci" / "run" in files
+    conflicted = [str(path.relative_to(ROOT)) for path in files if markers.search(path.read_text(errors="replace"))]
+    assert conflicted == []
