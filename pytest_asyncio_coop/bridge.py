@@ -136,26 +136,23 @@ def _serve() -> None:
     it is killed (``GreenletExit``) and freed at once.
     """
     while True:
-        outcome = _run(_take_job())
-        greenlet.getcurrent().outcome = outcome
-        outcome = None
+        _do_job()
         greenlet.getcurrent().parent.switch(_DONE)
 
 
-def _take_job() -> Callable[[], Any]:
+def _do_job() -> None:
+    """Run the job handed to this greenlet; leave its outcome on it."""
     me = greenlet.getcurrent()
     job, me.job = me.job, None
     assert job is not None
-    return job
-
-
-def _run(job: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    del me  # not referred to while the job may be suspended
     try:
-        return job(), None
+        outcome: tuple[Any, BaseException | None] = (job(), None)
     except greenlet.GreenletExit:
         raise  # killed (unreferenced while suspended): it ends here
     except BaseException as error:
-        return None, error
+        outcome = (None, error)
+    greenlet.getcurrent().outcome = outcome
 
 
 def drop_idle_greenlets() -> None:

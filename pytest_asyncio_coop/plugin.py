@@ -371,11 +371,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     manager = session.config.stash.get(_MANAGER, None)
     if manager is not None:
         manager.check()
-    pluginmanager = session.config.pluginmanager
+    all_cooperative = True
     for item in session.items:
         if not is_cooperative(item):
-            if not pluginmanager.has_plugin("asyncio_coop.async_test_hint"):
-                pluginmanager.register(_AsyncTestHint(), "asyncio_coop.async_test_hint")
+            all_cooperative = False
             continue
         marks = list(item.iter_markers(MARKER))
         if len(marks) != item.stash.get(_MARKS_CHECKED, 0):
@@ -385,6 +384,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 item.stash[_MARKER_OPTIONS] = {}
                 continue
         item.stash[_MARKER_OPTIONS] = _options(marks)
+    if not all_cooperative and not session.config.pluginmanager.has_plugin("asyncio_coop.async_test_hint"):
+        session.config.pluginmanager.register(_AsyncTestHint(), "asyncio_coop.async_test_hint")
 
 
 def _checked(collector: pytest.Collector, node: object) -> object:

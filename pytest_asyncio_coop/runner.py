@@ -168,7 +168,10 @@ class TaskRunner:
 
     def _arm(self, deadline: float) -> None:
         self.task.deadline = deadline
-        self._timer = asyncio.get_running_loop().call_at(deadline, self._on_deadline)
+        self._set_timer()
+
+    def _set_timer(self) -> None:
+        self._timer = asyncio.get_running_loop().call_at(self.task.deadline, self._on_deadline)
 
     def _arm_on_wait(self, deadline: float) -> None:
         """Before the test's code runs: its deadline, whose timer is set when
@@ -188,7 +191,7 @@ class TaskRunner:
         self._timer = None
         loop = asyncio.get_running_loop()
         if self.task.deadline > loop.time() + _EARLY:  # postponed meanwhile
-            self._timer = loop.call_at(self.task.deadline, self._on_deadline)
+            self._set_timer()
             return
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
         if action is not None and not isinstance(action, TimeoutAction):
@@ -218,7 +221,7 @@ class TaskRunner:
         self.suspend()
         if self._timer_pending:
             self._timer_pending = False
-            self._timer = asyncio.get_running_loop().call_at(self.task.deadline, self._on_deadline)
+            self._set_timer()
 
     def checkpoint(self) -> None:
         """End the current step of the test's code here (it goes on running),
