@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Callable
 
 import pytest
@@ -91,7 +93,24 @@ _OPTIONS: tuple[tuple[str, Callable[[str], object] | tuple[str, ...], str, str],
 _READERS = {name: (_choice(*spec) if isinstance(spec, tuple) else spec) for name, spec, _, _ in _OPTIONS}
 
 
+def _forget_dropped_submodules() -> None:
+    """Take off the package the submodules that are no longer in sys.modules.
+
+    pytester's in-process runs take out of sys.modules every module that a run
+    imported first: this package's lazily loaded ones, and asyncio itself if
+    nothing had imported it before. The package keeps them as attributes, and
+    ``from . import defaults`` would find those: the next run would mix stale
+    modules, built on the old asyncio, with fresh ones.
+    """
+    package = sys.modules[__package__]
+    for name, value in list(vars(package).items()):
+        if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value:
+            delattr(package, name)
+
+
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # The first of this plugin's hooks in every run, in-process ones included.
+    _forget_dropped_submodules()
     group = parser.getgroup("asyncio-coop", "cooperative asyncio tests (pytest-asyncio-coop)")
     for name, spec, default, help_text in _OPTIONS:
         how: dict[str, object] = {"choices": spec} if isinstance(spec, tuple) else {"type": _argtype(spec)}

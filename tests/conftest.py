@@ -2,9 +2,9 @@ import time
 
 import pytest
 
-# Imported here, before pytester snapshots sys.modules: its in-process runs drop
-# modules first imported during a run, while the package keeps references to
-# them, which would leave two copies of asyncio and of this plugin's modules.
+# Imported here, before pytester snapshots sys.modules, to save time: its
+# in-process runs drop the modules first imported during a run, so each run
+# would import them again (test_interop checks that this works).
 import asyncio  # noqa: F401
 import pytest_asyncio_coop.scheduler  # noqa: F401
 

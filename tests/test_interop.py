@@ -490,3 +490,44 @@ def test_unittest_async_test_cases_are_left_to_unittest(pytester):
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+PYTESTER_SUITE = '''
+import sys
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+INNER = """
+import asyncio
+import pytest
+from pytest_asyncio_coop import Lock
+
+lock = Lock()
+
+@pytest.mark.asyncio_cooperative
+async def test_a():
+    async with lock:
+        await asyncio.sleep(0.01)
+"""
+
+# Nothing has imported asyncio yet: the first in-process run imports it, and
+# pytester takes it out of sys.modules again afterwards, with this plugin's
+# modules.
+ASYNCIO_AT_START = "asyncio" in sys.modules
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_in_process_run(pytester, run):
+    assert not ASYNCIO_AT_START
+    pytester.makepyfile(INNER)
+    pytester.runpytest("-p", "no:randomly", "-p", "no:asyncio").assert_outcomes(passed=1)
+'''
+
+
+def test_each_in_process_pytester_run_gets_fresh_modules(pytester):
+    # A plugin's own suite, typically: sync tests that run pytest in-process.
+    pytester.makepyfile(PYTESTER_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:pytest_mock", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
