@@ -7,8 +7,8 @@ test left pending.
   with ``--asyncio-blocking=error`` it is an error of the test. A watchdog
   thread samples where a long step is; a step that outlasts the test's
   timeout by a grace period (a sync infinite loop) ends the run.
-* Tasks a test creates are tracked by a task factory; those still pending
-  after its teardown are reported (``--asyncio-leaks``) and cancelled.
+* Tasks a test creates are tracked by a task factory, until they are done;
+  those still pending after its teardown are reported (``--asyncio-leaks``) and cancelled.
 
 PYTEST_DONT_REWRITE
 """
@@ -71,7 +71,11 @@ def task_factory(previous: Callable[..., Any] | None) -> Callable[..., Any]:
         task = previous(loop, coro, **kwargs) if previous else asyncio.Task(coro, loop=loop, **kwargs)
         owner = task_owner.get()
         if owner is not None:
-            owner.spawned.append((task, user_frame(sys._getframe(1))))
+            spawned = owner.spawned
+            spawned[task] = user_frame(sys._getframe(1))
+            # A finished task is the test's alone again: freed when it lets go,
+            # and "Task exception was never retrieved" logged then, as usual.
+            task.add_done_callback(lambda done: spawned.pop(done, None))
         return task
 
     return factory
@@ -80,9 +84,9 @@ def task_factory(previous: Callable[..., Any] | None) -> Callable[..., Any]:
 def pending_leaks(runner: TaskRunner) -> tuple[str, traceback.FrameSummary | None] | None:
     """Cancel the tasks the test left pending; say which they were, and where
     the first was made. Runs in the test's greenlet, after its teardown."""
-    if any(not task.done() for task, _ in runner.spawned):
+    if runner.spawned:
         await_only(asyncio.sleep(0))  # tasks the test just cancelled finish now
-    leaked = [(task, made_at) for task, made_at in runner.spawned if not task.done()]
+    leaked = [(task, made_at) for task, made_at in runner.spawned.items() if not task.done()]
     runner.spawned.clear()
     if not leaked:
         return None

@@ -81,8 +81,8 @@ class TaskRunner:
         # raised in the test's setup or teardown
         self.setup_failures: list[BaseException] = []
         self.teardown_failures: list[Exception] = []
-        #: tasks the test created, and where (diagnostics.task_factory)
-        self.spawned: list[tuple[asyncio.Future[Any], traceback.FrameSummary | None]] = []
+        #: tasks the test created that are not done yet, and where (diagnostics.task_factory)
+        self.spawned: dict[asyncio.Future[Any], traceback.FrameSummary | None] = {}
         #: "setup", "call" or "teardown": the protocol phase under way
         self.phase = "setup"
         #: set when the run stops (-x, Ctrl-C) while this task runs: it is

@@ -173,3 +173,41 @@ def test_leaks_error_and_ignore(pytester):
     quiet = pytester.runpytest("-o", "asyncio_leaks=ignore")
     quiet.assert_outcomes(passed=4)
     assert "TaskLeak" not in quiet.stdout.str()
+
+
+def test_a_finished_task_is_not_kept_for_the_leak_check(pytester):
+    # The task a test made, done and let go, is freed then, as in plain
+    # asyncio; an exception nobody retrieved is logged then, in the test.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import gc
+        import weakref
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_finished_task_is_freed():
+            task = asyncio.create_task(asyncio.sleep(0, result=object()))
+            await task
+            await asyncio.sleep(0)  # the loop lets go of the callback that woke the test
+            ref = weakref.ref(task)
+            del task
+            gc.collect()
+            assert ref() is None
+
+        @pytest.mark.asyncio_cooperative
+        async def test_unretrieved_exception_is_logged(caplog):
+            async def boom():
+                raise RuntimeError("boom")
+
+            task = asyncio.create_task(boom())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            assert task.done()
+            del task
+            gc.collect()
+            assert "Task exception was never retrieved" in caplog.text
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
