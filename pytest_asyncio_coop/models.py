@@ -76,13 +76,13 @@ class Task:
     timeout: float = attrs.field(validator=_positive_finite)
     #: where the task is in its life
     state: TaskState = TaskState.QUEUED
-    #: loop time when queued
+    #: time.monotonic() when queued
     queued_at: float | None = None
-    #: loop time when admitted; None while queued
+    #: time.monotonic() when admitted; None while queued
     started_at: float | None = None
-    #: loop time when done; None until then
+    #: time.monotonic() when done; None until then
     finished_at: float | None = None
-    #: loop time at which the test times out; None while queued
+    #: time.monotonic() at which the test times out; None while queued
     deadline: float | None = None
     #: "passed", "failed" or "skipped" once known, else None
     outcome: str | None = None

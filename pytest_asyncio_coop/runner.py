@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -93,23 +94,22 @@ class TaskRunner:
     async def run(self) -> None:
         current_task_runner.set(self)
         task_owner.set(self)
-        loop = asyncio.get_running_loop()
         task = self.task
         task.state = TaskState.RUNNING
-        task.started_at = loop.time()
+        task.started_at = time.monotonic()
         self._arm_on_wait(task.started_at + task.timeout)
         self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
         try:
             await run_in_greenlet(self._protocol, self)
             while self._retry():
                 task.attempt += 1
-                self._arm_on_wait(loop.time() + task.timeout)
+                self._arm_on_wait(time.monotonic() + task.timeout)
                 await run_in_greenlet(self._protocol, self)
         finally:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            task.finished_at = loop.time()
+            task.finished_at = time.monotonic()
             if task.state is TaskState.RUNNING:
                 task.state = TaskState.FINISHED
             self.globals.finish()
@@ -171,7 +171,10 @@ class TaskRunner:
         self._set_timer()
 
     def _set_timer(self) -> None:
-        self._timer = asyncio.get_running_loop().call_at(self.task.deadline, self._on_deadline)
+        # By time.monotonic(), not the loop's clock, which a test may patch (the
+        # loop is every test's); a timer that goes off early is set again.
+        delay = self.task.deadline - time.monotonic()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_deadline)
 
     def _arm_on_wait(self, deadline: float) -> None:
         """Before the test's code runs: its deadline, whose timer is set when
@@ -189,15 +192,14 @@ class TaskRunner:
 
     def _on_deadline(self) -> None:
         self._timer = None
-        loop = asyncio.get_running_loop()
-        if self.task.deadline > loop.time() + _EARLY:  # postponed meanwhile
+        if self.task.deadline > time.monotonic() + _EARLY:  # postponed meanwhile, or early
             self._set_timer()
             return
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
         if action is not None and not isinstance(action, TimeoutAction):
             self.teardown_failures.append(HookFailure(f"on_task_timeout returned {action!r}, not a TimeoutAction"))
         elif action is not None and action.extend_by is not None:
-            self._arm(loop.time() + action.extend_by)
+            self._arm(time.monotonic() + action.extend_by)
             return
         self.task.state = TaskState.TIMED_OUT
         self._timing_out = True
@@ -248,6 +250,6 @@ class TaskRunner:
                 f"  {frame.filename}:{frame.lineno} in {frame.name}\n" for frame in self.task.timeout_stack
             )
         # Teardown still runs, uncancelled, but is bounded by a fresh deadline.
-        self._arm(asyncio.get_running_loop().time() + timeout)
+        self._arm(time.monotonic() + timeout)
         self.timed_out = TaskTimeout(message.rstrip())
         return self.timed_out

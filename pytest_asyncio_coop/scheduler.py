@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import traceback
 import warnings
 from collections import deque
@@ -87,7 +88,7 @@ class Scheduler:
 
     def add(self, items: list[pytest.Item], *, ordered: bool) -> None:
         """Queue tasks for ``items``; ``ordered``: let ``order_tasks`` order them."""
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         known = self.durations.known
         tasks = [self._new_task(item, self.settings.task_timeout, now, known.get(item.nodeid)) for item in items]
         if ordered:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from typing import Any, Callable, ContextManager, Iterator
 
 import pytest
@@ -99,7 +100,7 @@ class CooperativeRun:
             pluginmanager.register(protocol, "asyncio_coop.protocol")
         # set when the first cooperative item arrives
         self.loop: asyncio.AbstractEventLoop | None = None
-        # loop.time() when the loop last stopped (between an xdist worker's items)
+        # time.monotonic() when the loop last stopped (between an xdist worker's items)
         self._stopped_at: float | None = None
         self._ctrl_c = CtrlC()
 
@@ -167,13 +168,13 @@ class CooperativeRun:
         assert loop is not None
         if self._stopped_at is not None:
             # Before the timers that came due meanwhile: they are moved on.
-            loop.call_soon(self.scheduler.postpone, loop.time() - self._stopped_at)
+            loop.call_soon(self.scheduler.postpone, time.monotonic() - self._stopped_at)
         try:
             loop.run_until_complete(awaitable)
         except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
             self.scheduler.interrupt(exc)
         finally:
-            self._stopped_at = loop.time()
+            self._stopped_at = time.monotonic()
 
     def finish(self) -> None:
         """Run what is queued to the end, tear down what is left, close the loop."""

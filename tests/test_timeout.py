@@ -274,3 +274,32 @@ def test_a_test_that_swallows_the_cancellation_and_waits_again_gets_the_timeout_
     result.stdout.fnmatch_lines(["*_ test_swallow _*", ">       await asyncio.sleep(0.05)", "*TaskTimeout: timed out after 0.3 s*"])
     assert "StopIteration" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*_ test_swallows_everything _*", "*TaskTimeout: timed out after 0.2 s*"])
+
+
+def test_a_test_patching_the_loops_clock_does_not_time_out_the_others(pytester):
+    # The loop is every test's: one that freezes loop.time() (a virtual-time
+    # helper) must not make the others' deadlines and durations nonsense.
+    pytester.makepyfile(
+        """
+        import asyncio
+        from unittest import mock
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_freezes_the_loop_clock():
+            loop = asyncio.get_running_loop()
+            with mock.patch.object(loop, "time", return_value=0.0):
+                for _ in range(3):
+                    await asyncio.sleep(0)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_innocent():
+            for _ in range(5):
+                await asyncio.sleep(0)
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["cooperative: 2 tests in *; their durations add up to 0.* s"])
