@@ -64,11 +64,43 @@ def where(location: traceback.FrameSummary | None) -> str:
     return f"{location.filename}:{location.lineno} in {location.name}" if location else "an unknown place"
 
 
+class _KeepsItsName(asyncio.Task):  # type: ignore[type-arg]
+    """A Task that ignores ``set_name(None)``: Python 3.13.0 to 3.13.2 call
+    it on every task a loop's task factory makes without a name (CPython
+    gh-130033), and would name them all 'None'."""
+
+    def set_name(self, value: object) -> None:
+        if value is not None:
+            super().set_name(value)
+
+
+def _names_tasks_none() -> bool:
+    """Whether ``create_task`` renames what a task factory made to 'None'."""
+    names: list[object] = []
+
+    class Made:
+        def set_name(self, name: object) -> None:
+            names.append(name)
+
+    class Loop:
+        def _check_closed(self) -> None:
+            pass
+
+        _task_factory = staticmethod(lambda loop, coro, **kwargs: Made())
+
+    try:
+        asyncio.BaseEventLoop.create_task(Loop(), None)  # type: ignore[arg-type]
+    except Exception:  # another version's create_task: it does not
+        return False
+    return names == [None]
+
+
 def task_factory(previous: Callable[..., Any] | None) -> Callable[..., Any]:
     """A loop task factory that notes, for each task a test creates, where."""
+    task_class = _KeepsItsName if _names_tasks_none() else asyncio.Task
 
     def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        task = previous(loop, coro, **kwargs) if previous else asyncio.Task(coro, loop=loop, **kwargs)
+        task = previous(loop, coro, **kwargs) if previous else task_class(coro, loop=loop, **kwargs)
         owner = task_owner.get()
         if owner is not None:
             spawned = owner.spawned

@@ -211,3 +211,26 @@ def test_a_finished_task_is_not_kept_for_the_leak_check(pytester):
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_tasks_a_test_makes_keep_their_names(pytester):
+    # Python 3.13.0 to 3.13.2 would name every task 'None' once a task factory
+    # (the one the leak check uses) is set.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_names():
+            default = asyncio.create_task(asyncio.sleep(0))
+            named = asyncio.get_running_loop().create_task(asyncio.sleep(0), name="worker")
+            await asyncio.gather(default, named)
+            assert default.get_name().startswith("Task-")
+            assert named.get_name() == "worker"
+            named.set_name("renamed")
+            assert named.get_name() == "renamed"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
