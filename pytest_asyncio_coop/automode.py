@@ -7,7 +7,10 @@ suite runs cooperatively with no marker added.
 * pytest-asyncio, when installed, is unregistered before it sees a test, so the
   two never both claim one; its ini keys stay known;
 * without pytest-asyncio, ``import pytest_asyncio`` still works for suites
-  that use ``@pytest_asyncio.fixture``, and its ini keys are still accepted.
+  that use ``@pytest_asyncio.fixture``, and its ini keys are still accepted;
+* pytest-asyncio's ``pytest_asyncio_loop_factories`` hook (1.4) is honoured,
+  with or without it: the one factory it gives the cooperative tests makes
+  the session's loop.
 
 PYTEST_DONT_REWRITE
 """
@@ -18,7 +21,7 @@ import importlib.util
 import inspect
 import sys
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import pytest
 
@@ -47,12 +50,36 @@ def _shim() -> types.ModuleType:
     return module
 
 
+LOOP_FACTORIES_HOOK = "pytest_asyncio_loop_factories"
+
+
+class LoopFactoriesSpec:
+    """pytest-asyncio's hookspec, for runs without it (not installed, or
+    ``-p no:asyncio``): conftests that implement it still load."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_asyncio_loop_factories(
+        self, config: pytest.Config, item: pytest.Item
+    ) -> Mapping[str, Callable[[], Any]] | None:
+        """The event loop factories for ``item``, by name (pytest-asyncio 1.4).
+
+        :param config: the pytest config.
+        :param item: the test.
+        :return: a non-empty mapping of names to callables that return a new
+            event loop. Stops at first non-None result.
+        """
+
+
 def begin(config: pytest.Config) -> None:
     """Called before the initial conftests load, in auto mode."""
     pm = config.pluginmanager
     pytest_asyncio = pm.get_plugin("asyncio")
     if pytest_asyncio is not None:
+        # Its pytest_addoption, run when it registered, added its hookspecs.
         pm.unregister(pytest_asyncio, "asyncio")
+    caller = getattr(pm.hook, LOOP_FACTORIES_HOOK, None)
+    if caller is None or caller.spec is None:
+        pm.add_hookspecs(LoopFactoriesSpec)
     if "pytest_asyncio" not in sys.modules and importlib.util.find_spec("pytest_asyncio") is None:
         sys.modules["pytest_asyncio"] = _shim()
 
@@ -87,3 +114,95 @@ def check(config: pytest.Config) -> None:
             "pytest-asyncio was loaded again (a pytest_plugins entry?); remove it from pytest_plugins, "
             "or use asyncio_cooperative_mode = strict and mark cooperative tests."
         )
+
+
+_BAD_FACTORIES = "pytest_asyncio_loop_factories must return a non-empty mapping of factory names to callables."
+
+
+def _hook_factories(item: pytest.Item) -> dict[str, Callable[[], Any]] | None:
+    """What the hook gives the item, checked as pytest-asyncio does; None
+    where no hookimpl applies to it."""
+    caller = getattr(item.ihook, LOOP_FACTORIES_HOOK, None)
+    if caller is None or not caller.get_hookimpls():
+        return None
+    result = caller(config=item.config, item=item)
+    factories = dict(result) if isinstance(result, Mapping) else {}
+    if not factories or any(not isinstance(name, str) or not name or not callable(f) for name, f in factories.items()):
+        raise pytest.UsageError(_BAD_FACTORIES)
+    return factories
+
+
+def _selected(item: pytest.Item) -> Sequence[str] | str | None:
+    """The names ``@pytest.mark.asyncio(loop_factories=[...])`` selects;
+    a str is what is wrong with the marker."""
+    mark = item.get_closest_marker("asyncio")
+    names = None if mark is None else mark.kwargs.get("loop_factories")
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names or any(
+        not isinstance(name, str) or not name for name in names
+    ):
+        return f"{item.nodeid}: mark.asyncio 'loop_factories' must be a non-empty sequence of strings."
+    return names
+
+
+def loop_factory(
+    items: Sequence[pytest.Item], ini_path: str | None
+) -> tuple[Callable[[], Any] | None, dict[pytest.Item, str]]:
+    """The one loop factory that pytest-asyncio's hook and markers select for
+    the cooperative ``items`` (None if no hookimpl applies to any), and what is
+    wrong with the markers of some items (each errors at its setup). Items
+    whose selection is unavailable get pytest-asyncio's skip mark.
+
+    A usage error if the hook's result is bad, if the items need more than one
+    factory (they share one loop), or if the ini's ``asyncio_loop_factory``
+    names another one.
+    """
+    found: list[tuple[str, Callable[[], Any], str]] = []  # (name, factory, the first test that needs it)
+    problems: dict[pytest.Item, str] = {}
+    for item in items:
+        available = factories = _hook_factories(item)
+        names = _selected(item)
+        if isinstance(names, str):
+            problems[item] = names
+            continue
+        if factories is None:
+            if names is not None:
+                problems[item] = (
+                    f"{item.nodeid}: mark.asyncio 'loop_factories' requires at least one "
+                    f"{LOOP_FACTORIES_HOOK} hook implementation."
+                )
+            continue
+        if names is not None:
+            # pytest-asyncio makes one test per selected name and skips those
+            # not available; the test is not parametrized here, so it runs on
+            # the available ones and is skipped when there are none.
+            missing = [name for name in names if name not in factories]
+            factories = {name: factories[name] for name in names if name in factories}
+            if not factories:
+                reason = f"Loop factory {missing[0]!r} is not available. Available factories: {', '.join(available)}."
+                item.add_marker(pytest.mark.skip(reason=reason))
+                continue
+        for name, factory in factories.items():
+            if all(factory != known for _, known, _ in found):
+                found.append((name, factory, item.nodeid))
+    if len(found) > 1:
+        shown = ", ".join(f"{name!r} (for {nodeid})" for name, _, nodeid in found)
+        raise pytest.UsageError(
+            f"cooperative tests share one event loop, but {LOOP_FACTORIES_HOOK} gives them {len(found)} "
+            f"different loop factories: {shown}. Return one factory from the hook, select one per test "
+            "with @pytest.mark.asyncio(loop_factories=[...]), or leave these tests to pytest-asyncio "
+            "(asyncio_cooperative_mode = strict)."
+        )
+    if not found:
+        return None, problems
+    name, factory, nodeid = found[0]
+    if ini_path is not None:
+        module, _, attr = ini_path.rpartition(".")
+        if getattr(importlib.import_module(module), attr) != factory:
+            raise pytest.UsageError(
+                f"two event loop factories for the one loop of the cooperative tests: ini option "
+                f"asyncio_loop_factory = {ini_path}, and {name!r} ({factory!r}) from {LOOP_FACTORIES_HOOK} "
+                f"(for {nodeid}); keep one of them."
+            )
+    return factory, problems

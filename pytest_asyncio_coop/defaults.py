@@ -23,7 +23,11 @@ def on_task_timeout(task: Task) -> TimeoutAction:
 
 @hookimpl(trylast=True)
 def make_event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
-    """A new loop from the ini option ``asyncio_loop_factory``, else of asyncio's default kind."""
+    """A new loop from pytest-asyncio's ``pytest_asyncio_loop_factories`` hook
+    (auto mode) or the ini option ``asyncio_loop_factory``, else of asyncio's
+    default kind."""
+    if settings.pytest_asyncio_loop_factory is not None:
+        return settings.pytest_asyncio_loop_factory()
     if settings.loop_factory is None:
         return asyncio.new_event_loop()
     module, _, name = settings.loop_factory.rpartition(".")

@@ -47,6 +47,10 @@ class Settings:
     #: dotted path of the event loop factory (ini ``asyncio_loop_factory``);
     #: None for asyncio's default loop
     loop_factory: str | None = None
+    #: in auto mode, the one loop factory that pytest-asyncio's
+    #: ``pytest_asyncio_loop_factories`` hook gives the cooperative tests;
+    #: None when no conftest implements it (set once collection is done)
+    pytest_asyncio_loop_factory: Callable[[], Any] | None = None
     #: seconds a test's code may hold the loop before it counts as a block
     #: (``--asyncio-block-threshold``)
     block_threshold: float = attrs.field(default=0.25, validator=_positive_finite)

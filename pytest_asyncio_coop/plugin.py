@@ -391,6 +391,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if manager is not None:
         manager.check()
     all_cooperative = True
+    checked = []
     for item in session.items:
         if not is_cooperative(item):
             all_cooperative = False
@@ -403,8 +404,25 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 item.stash[_MARKER_OPTIONS] = {}
                 continue
         item.stash[_MARKER_OPTIONS] = _options(marks)
+        checked.append(item)
+    if auto_mode(session.config):
+        _use_pytest_asyncio_loop_factory(session.config, checked)
     if not all_cooperative and not session.config.pluginmanager.has_plugin("asyncio_coop.async_test_hint"):
         session.config.pluginmanager.register(_AsyncTestHint(), "asyncio_coop.async_test_hint")
+
+
+def _use_pytest_asyncio_loop_factory(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In auto mode, the loop factory pytest-asyncio's hook selects for the
+    cooperative tests makes the session's loop."""
+    import attrs
+
+    from .automode import loop_factory
+
+    factory, problems = loop_factory(items, settings(config).loop_factory)
+    for item, problem in problems.items():
+        item.stash[LATE_MARKER_PROBLEM] = problem
+    if factory is not None:
+        config.stash[_SETTINGS] = attrs.evolve(settings(config), pytest_asyncio_loop_factory=factory)
 
 
 def _checked(collector: pytest.Collector, node: object) -> object:
