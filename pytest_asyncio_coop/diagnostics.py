@@ -74,6 +74,10 @@ class _KeepsItsName(asyncio.Task):  # type: ignore[type-arg]
             super().set_name(value)
 
 
+# as asyncio's own in reprs and messages ("Task exception was never retrieved")
+_KeepsItsName.__name__ = _KeepsItsName.__qualname__ = "Task"
+
+
 def _names_tasks_none() -> bool:
     """Whether ``create_task`` renames what a task factory made to 'None'."""
     names: list[object] = []

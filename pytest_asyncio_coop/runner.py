@@ -19,6 +19,7 @@ from .manager import HookFailure
 from .models import Task, TaskState, TimeoutAction
 
 if TYPE_CHECKING:
+    from .deadlines import Deadline
     from .scheduler import Scheduler
 
 
@@ -72,7 +73,7 @@ class TaskRunner:
         self.timed_out: TaskTimeout | None = None
         # set when the deadline passed and the cancellation is still in flight
         self._timing_out = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Deadline | None = None
         # set when the deadline's timer is to be set as the test first waits
         self._timer_pending = False
         self.aio_task: asyncio.Task[None] | None = None
@@ -171,10 +172,7 @@ class TaskRunner:
         self._set_timer()
 
     def _set_timer(self) -> None:
-        # By time.monotonic(), not the loop's clock, which a test may patch (the
-        # loop is every test's); a timer that goes off early is set again.
-        delay = self.task.deadline - time.monotonic()
-        self._timer = asyncio.get_running_loop().call_later(delay, self._on_deadline)
+        self._timer = self.scheduler.deadlines.add(self.task.deadline, self._on_deadline)
 
     def _arm_on_wait(self, deadline: float) -> None:
         """Before the test's code runs: its deadline, whose timer is set when
@@ -192,7 +190,7 @@ class TaskRunner:
 
     def _on_deadline(self) -> None:
         self._timer = None
-        if self.task.deadline > time.monotonic() + _EARLY:  # postponed meanwhile, or early
+        if self.task.deadline > time.monotonic() + _EARLY:  # postponed meanwhile
             self._set_timer()
             return
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)

@@ -23,6 +23,7 @@ import pytest
 from .bridge import current_task_runner
 from .capture import OutputRouting
 from .concurrency import FixtureInstances
+from .deadlines import Deadlines
 from .diagnostics import LoopBlocked, Watchdog, where
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task
@@ -69,6 +70,7 @@ class Scheduler:
         self.stats: list[float] = [0, float("inf"), 0.0, 0.0]
         #: times the steps of tests' code (diagnostics)
         self.watchdog = Watchdog(settings.block_threshold, self._loop_blocked)
+        self.deadlines = Deadlines()
         # node id -> [longest block, total blocked, where the longest was]
         self.blocks: dict[str, list[Any]] = {}
         #: durations of tests, from the last run and from this one

@@ -167,8 +167,8 @@ class CooperativeRun:
         loop = self.loop
         assert loop is not None
         if self._stopped_at is not None:
-            # Before the timers that came due meanwhile: they are moved on.
-            loop.call_soon(self.scheduler.postpone, time.monotonic() - self._stopped_at)
+            # Before the deadlines that came due meanwhile are handled: they move on.
+            self.scheduler.postpone(time.monotonic() - self._stopped_at)
         try:
             loop.run_until_complete(awaitable)
         except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
@@ -200,6 +200,7 @@ class CooperativeRun:
                 raise self.scheduler.fatal
         finally:
             self.scheduler.watchdog.stop()
+            self.scheduler.deadlines.close()
             self._routing.stop()
             _active.clear()
             self._executor.restore()

@@ -303,3 +303,77 @@ def test_a_test_patching_the_loops_clock_does_not_time_out_the_others(pytester):
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["cooperative: 2 tests in *; their durations add up to 0.* s"])
+
+
+def test_a_timeout_goes_off_even_when_the_loops_clock_stands_still(pytester):
+    # Two tests that patch loop.time undo each other's patches and can leave
+    # it frozen: no loop timer goes off again. Deadlines are kept by the real
+    # clock, so the tests still end, each with its outcome.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_leaves_the_clock_frozen():
+            asyncio.get_running_loop().time = lambda: 0.0
+            await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_innocent():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", timeout=120)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*TaskTimeout: timed out after 1.0 s (timeout on the marker = 1), waiting in *"])
+
+
+def test_a_loop_with_a_virtual_clock_sees_none_of_the_plugins_timers(pytester):
+    # A test loop that jumps to its next timer when idle (as aiostream's
+    # does) sees only the tests' own timers, not their deadlines'.
+    pytester.makeconftest(
+        """
+        import asyncio
+
+        import pytest_asyncio_coop
+
+        class VirtualClockLoop(asyncio.SelectorEventLoop):
+            def __init__(self):
+                super().__init__()
+                self.now = 0.0
+                self.jumps = []
+
+            def time(self):
+                return self.now
+
+            def _run_once(self):
+                timers = [timer for timer in self._scheduled if not timer.cancelled()]
+                if not self._ready and timers:
+                    when = min(timer.when() for timer in timers)
+                    if when > self.now:
+                        self.jumps.append(when - self.now)
+                        self.now = when
+                super()._run_once()
+
+        @pytest_asyncio_coop.hookimpl
+        def make_event_loop(settings):
+            return VirtualClockLoop()
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout=5)
+        async def test_sleeps_a_virtual_hour():
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(3600)
+            await asyncio.sleep(7200)
+            assert loop.jumps == [3600, 7200]
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly", timeout=60).assert_outcomes(passed=1)
