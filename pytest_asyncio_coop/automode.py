@@ -119,13 +119,21 @@ def check(config: pytest.Config) -> None:
 _BAD_FACTORIES = "pytest_asyncio_loop_factories must return a non-empty mapping of factory names to callables."
 
 
+class _HookRaised(Exception):
+    """A hookimpl of the loop factories hook raised: an error of the test."""
+
+
 def _hook_factories(item: pytest.Item) -> dict[str, Callable[[], Any]] | None:
     """What the hook gives the item, checked as pytest-asyncio does; None
     where no hookimpl applies to it."""
     caller = getattr(item.ihook, LOOP_FACTORIES_HOOK, None)
     if caller is None or not caller.get_hookimpls():
         return None
-    result = caller(config=item.config, item=item)
+    try:
+        result = caller(config=item.config, item=item)
+    except Exception as exc:
+        plugins = ", ".join(impl.plugin_name for impl in caller.get_hookimpls())
+        raise _HookRaised(f"{item.nodeid}: {LOOP_FACTORIES_HOOK} (from {plugins}) raised {exc!r}") from exc
     factories = dict(result) if isinstance(result, Mapping) else {}
     if not factories or any(not isinstance(name, str) or not name or not callable(f) for name, f in factories.items()):
         raise pytest.UsageError(_BAD_FACTORIES)
@@ -161,7 +169,11 @@ def loop_factory(
     found: list[tuple[str, Callable[[], Any], str]] = []  # (name, factory, the first test that needs it)
     problems: dict[pytest.Item, str] = {}
     for item in items:
-        available = factories = _hook_factories(item)
+        try:
+            available = factories = _hook_factories(item)
+        except _HookRaised as exc:
+            problems[item] = str(exc)
+            continue
         names = _selected(item)
         if isinstance(names, str):
             problems[item] = names

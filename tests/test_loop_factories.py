@@ -50,6 +50,12 @@ def run(pytester, *args):
     return pytester.runpytest("--asyncio-cooperative-mode=auto", "-s", "-p", "no:cacheprovider", *args)
 
 
+def assert_usage_error(pytester, message):
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
 @pytest.mark.parametrize("addopts", [WITH_PYTEST_ASYNCIO, WITHOUT], ids=["with-pytest-asyncio", "without"])
 def test_the_hooks_one_factory_makes_the_session_loop(pytester, monkeypatch, addopts):
     monkeypatch.setenv("PYTEST_ADDOPTS", addopts)
@@ -74,25 +80,21 @@ def pytest_configure(config):
 @pytest.mark.parametrize("value", ["None", "{}", "[('a', LoopA)]", "{'': LoopA}", "{'a': 1}", "{1: LoopA}"])
 def test_a_bad_result_is_pytest_asyncios_usage_error(pytester, value):
     setup(pytester, value)
-    result = run(pytester)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["ERROR: pytest_asyncio_loop_factories must return a non-empty mapping of factory names to callables."]
+    assert_usage_error(
+        pytester,
+        "pytest_asyncio_loop_factories must return a non-empty mapping of factory names to callables.",
     )
 
 
 def test_two_factories_are_a_usage_error(pytester):
     setup(pytester, '{"a": LoopA, "b": LoopB}')
-    result = run(pytester)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: cooperative tests share one event loop, but pytest_asyncio_loop_factories gives them 2 "
-            "different loop factories: 'a' (for test_it.py::test_marked), 'b' (for test_it.py::test_marked). "
-            "Return one factory from the hook, select one per test with "
-            "@pytest.mark.asyncio(loop_factories=[...]), or leave these tests to pytest-asyncio "
-            "(asyncio_cooperative_mode = strict)."
-        ]
+    assert_usage_error(
+        pytester,
+        "cooperative tests share one event loop, but pytest_asyncio_loop_factories gives them 2 "
+        "different loop factories: 'a' (for test_it.py::test_marked), 'b' (for test_it.py::test_marked). "
+        "Return one factory from the hook, select one per test with "
+        "@pytest.mark.asyncio(loop_factories=[...]), or leave these tests to pytest-asyncio "
+        "(asyncio_cooperative_mode = strict).",
     )
 
 
@@ -103,14 +105,11 @@ def test_different_conftests_giving_different_factories_are_a_usage_error(pytest
         pytester.mkpydir(sub)
         (pytester.path / sub / "conftest.py").write_text(conftest(f'{{"custom": {loop}}}'))
         (pytester.path / sub / f"test_{sub}.py").write_text(TESTS)
-    result = run(pytester)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: cooperative tests share one event loop, but pytest_asyncio_loop_factories gives them 2 "
-            "different loop factories: 'custom' (for one/test_one.py::test_marked), "
-            "'custom' (for two/test_two.py::test_marked).*"
-        ]
+    assert_usage_error(
+        pytester,
+        "cooperative tests share one event loop, but pytest_asyncio_loop_factories gives them 2 "
+        "different loop factories: 'custom' (for one/test_one.py::test_marked), "
+        "'custom' (for two/test_two.py::test_marked).*",
     )
 
 
@@ -187,14 +186,11 @@ def test_a_conftest_in_a_subdirectory_makes_the_loop_of_every_cooperative_test(p
 def test_the_ini_option_and_the_hook_naming_different_factories_are_a_usage_error(pytester):
     setup(pytester, '{"a": LoopA}')
     pytester.makeini("[pytest]\nasyncio_loop_factory = loops.LoopB\n")
-    result = run(pytester)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: two event loop factories for the one loop of the cooperative tests: ini option "
-            "asyncio_loop_factory = loops.LoopB, and 'a' (<class 'loops.LoopA'>) from "
-            "pytest_asyncio_loop_factories (for test_it.py::test_marked); keep one of them."
-        ]
+    assert_usage_error(
+        pytester,
+        "two event loop factories for the one loop of the cooperative tests: ini option "
+        "asyncio_loop_factory = loops.LoopB, and 'a' (<class 'loops.LoopA'>) from "
+        "pytest_asyncio_loop_factories (for test_it.py::test_marked); keep one of them.",
     )
     pytester.makeini("[pytest]\nasyncio_loop_factory = loops.LoopA\n")
     run(pytester).assert_outcomes(passed=2)
@@ -216,3 +212,12 @@ def make_event_loop(settings):
     result = run(pytester, "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["test_marked ON LoopB"])
+
+
+def test_a_hookimpl_that_raises_is_an_error_of_the_test_naming_the_plugin(pytester):
+    setup(pytester, "1 / 0")
+    result = run(pytester)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        ["*test_it.py::test_marked: pytest_asyncio_loop_factories (from *conftest.py) raised ZeroDivisionError*"]
+    )
