@@ -54,6 +54,8 @@ class Deadlines:
         """Call ``callback`` on the running loop at ``time.monotonic()`` ``when``."""
         deadline = Deadline(callback)
         with self._changed:
+            if self._closed:
+                return deadline  # the run is over: nothing is left to time out
             if self._thread is None:
                 self._loop = asyncio.get_running_loop()
                 self._thread = threading.Thread(target=self._run, name="pytest-asyncio-coop deadlines", daemon=True)

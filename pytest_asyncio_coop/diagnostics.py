@@ -7,8 +7,9 @@ test left pending.
   with ``--asyncio-blocking=error`` it is an error of the test. A watchdog
   thread samples where a long step is; a step that outlasts the test's
   timeout by a grace period (a sync infinite loop) ends the run.
-* Tasks a test creates are tracked by a task factory, until they are done;
-  those still pending after its teardown are reported (``--asyncio-leaks``) and cancelled.
+* Tasks a test creates are tracked by a task factory until they are done;
+  those still pending after its teardown are reported (``--asyncio-leaks``)
+  and cancelled.
 
 PYTEST_DONT_REWRITE
 """
