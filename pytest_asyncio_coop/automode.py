@@ -17,6 +17,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import sys
@@ -154,6 +155,21 @@ def _selected(item: pytest.Item) -> Sequence[str] | str | None:
     return names
 
 
+def _same(factory: Any) -> object:
+    """What tells factories apart: a hook that makes a fresh ``partial`` or
+    lambda for every test gives the same factory each time."""
+    if isinstance(factory, functools.partial):
+        return (_same(factory.func), factory.args, sorted(factory.keywords.items()))
+    code = getattr(factory, "__code__", None)
+    if code is None:
+        return factory
+    try:
+        cells = [cell.cell_contents for cell in factory.__closure__ or ()]
+    except ValueError:  # an empty cell
+        return factory
+    return (code, factory.__defaults__, cells)
+
+
 def loop_factory(
     items: Sequence[pytest.Item], ini_path: str | None
 ) -> tuple[Callable[[], Any] | None, dict[pytest.Item, str]]:
@@ -196,7 +212,7 @@ def loop_factory(
                 item.add_marker(pytest.mark.skip(reason=reason))
                 continue
         for name, factory in factories.items():
-            if all(factory != known for _, known, _ in found):
+            if all(_same(factory) != _same(known) for _, known, _ in found):
                 found.append((name, factory, item.nodeid))
     if len(found) > 1:
         shown = ", ".join(f"{name!r} (for {nodeid})" for name, _, nodeid in found)

@@ -24,6 +24,9 @@ from typing import Callable
 
 # a heap this long is rebuilt without its cancelled deadlines
 _COMPACT_AT = 1024
+# the longest single wait: threading refuses very long ones (TIMEOUT_MAX), and
+# a timeout may be as long as a test likes
+_LONGEST_WAIT = 3600.0
 
 
 class Deadline:
@@ -89,13 +92,14 @@ class Deadlines:
                     continue
                 wait = heap[0][0] - time.monotonic()
                 if wait > 0:
-                    self._changed.wait(wait)
+                    self._changed.wait(min(wait, _LONGEST_WAIT))
                     continue
                 deadline = heapq.heappop(heap)[2]
                 assert self._loop is not None
                 try:
                     self._loop.call_soon_threadsafe(_fire, deadline)
                 except RuntimeError:  # the loop is closed: nothing is left to time out
+                    self._closed = True
                     return
 
 

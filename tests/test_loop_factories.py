@@ -113,6 +113,16 @@ def test_different_conftests_giving_different_factories_are_a_usage_error(pytest
     )
 
 
+@pytest.mark.parametrize("made", ["functools.partial(LoopA)", "lambda: LoopA()"])
+def test_a_factory_made_afresh_for_each_test_is_one_factory(pytester, made):
+    setup(pytester, "{'a': " + made + "}")
+    pytester.makeconftest("import functools\n" + conftest("{'a': " + made + "}"))
+    result = run(pytester, "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["test_marked ON LoopA"])
+    result.stdout.fnmatch_lines(["test_unmarked ON LoopA"])
+
+
 def test_the_marker_selects_one_of_several_factories(pytester):
     tests = TESTS.replace("@pytest.mark.asyncio\n", "@pytest.mark.asyncio(loop_factories=['b'])\n")
     setup(pytester, '{"a": LoopA, "b": LoopB}', tests + "pytestmark = pytest.mark.asyncio(loop_factories=['b'])\n")

@@ -377,3 +377,26 @@ def test_a_loop_with_a_virtual_clock_sees_none_of_the_plugins_timers(pytester):
         """
     )
     pytester.runpytest_subprocess("-p", "no:randomly", timeout=60).assert_outcomes(passed=1)
+
+
+def test_a_very_long_timeout_leaves_the_others_in_force(pytester):
+    # "As good as none" (1e10 s) is a valid timeout; the deadlines' thread
+    # must not give up on it and leave every other test without one.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout=1e10)
+        async def test_long_budget():
+            await asyncio.sleep(0.2)
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_hangs():
+            await asyncio.sleep(5)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks=1")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*TaskTimeout: timed out after 1.0 s*"])
