@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, ContextManager, Iterator
+from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterator
 
 import pytest
 
@@ -93,16 +93,18 @@ class _Router:
     cooperative test go to that test (and, for tee-sys, to the terminal too),
     the rest to the global capture."""
 
-    def __init__(self, name: str, underlying: Any, outside: Any, tee: bool, sections: bool = True) -> None:
+    def __init__(self, name: str, underlying: Any, outside: Any, tee: bool, routing: OutputRouting,
+                 sections: bool = True) -> None:
         self._name = name
         self._underlying = underlying
         self._outside = outside
         self._tee = tee
+        self._routing = routing
         # False without pytest's capture (-s): only a capture fixture captures
         self._sections = sections
 
     def _target(self) -> TaskOutput | None:
-        runner = current_task_runner.get() or current_runner()
+        runner = self._routing.writer()
         return runner.output if runner is not None else None
 
     def write(self, text: str) -> int:
@@ -134,6 +136,18 @@ class OutputRouting:
         self._root_handler = _RoutingLogHandler(self)
         # log handler pairs of finished tests, for the next ones
         self._spare_handlers: list[list[logging.Handler]] = []
+        #: the cooperative tests running now (the scheduler's)
+        self.running: Collection[TaskRunner] = ()
+
+    def writer(self) -> TaskRunner | None:
+        """The test that a write or a log record comes from: the test whose
+        context it is made in; from outside any test's (a thread of an
+        executor, a shared fixture's task), the test running alone, as pytest
+        would have it."""
+        runner = current_task_runner.get() or current_runner()
+        if runner is None and len(self.running) == 1:
+            runner = next(iter(self.running))
+        return runner
 
     def start(self) -> None:
         capman = self._capman
@@ -141,7 +155,7 @@ class OutputRouting:
             for name, capture in compat.global_sys_captures(capman):
                 self._streams.append((capture, capture.tmpfile))
                 tee = type(capture.tmpfile).__name__ == "TeeCaptureIO"
-                capture.tmpfile = _Router(name, capture.tmpfile, capture._old, tee)
+                capture.tmpfile = _Router(name, capture.tmpfile, capture._old, tee, self)
             capman.item_capture = self._item_capture
             capman.resume_global_capture()
         else:
@@ -149,7 +163,7 @@ class OutputRouting:
             for name in _STREAMS:
                 stream = getattr(sys, name)
                 self._direct.append((name, stream))
-                setattr(sys, name, _Router(name, stream, stream, tee=False, sections=False))
+                setattr(sys, name, _Router(name, stream, stream, False, self, sections=False))
         if self._logging is not None:
             self._logging._runtest_for = self._runtest_for
             root = logging.getLogger()
@@ -331,7 +345,7 @@ class _RoutingLogHandler(logging.Handler):
         self._routing = routing
 
     def handle(self, record: logging.LogRecord) -> bool:
-        runner = current_task_runner.get() or current_runner()
+        runner = self._routing.writer()
         if runner is None or not runner.logging:
             return False
         for handler in self._routing.log_handlers(runner):

@@ -53,16 +53,19 @@ class Deadlines:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Before the tests start: a test that lists the threads before and
+        after it does not see this one start."""
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, name="pytest-asyncio-coop deadlines", daemon=True)
+        self._thread.start()
+
     def add(self, when: float, callback: Callable[[], None]) -> Deadline:
-        """Call ``callback`` on the running loop at ``time.monotonic()`` ``when``."""
+        """Call ``callback`` on the loop at ``time.monotonic()`` ``when``."""
         deadline = Deadline(callback)
         with self._changed:
             if self._closed:
                 return deadline  # the run is over: nothing is left to time out
-            if self._thread is None:
-                self._loop = asyncio.get_running_loop()
-                self._thread = threading.Thread(target=self._run, name="pytest-asyncio-coop deadlines", daemon=True)
-                self._thread.start()
             if len(self._heap) >= self._compact_at:
                 self._heap = [entry for entry in self._heap if entry[2].callback is not None]
                 heapq.heapify(self._heap)

@@ -61,6 +61,7 @@ class Scheduler:
         self._unreplayed: deque[tuple[TaskRunner, list[HookFailure]]] = deque()
         # running task -> its runner, in admission order
         self._running: dict[Task, TaskRunner] = {}
+        routing.running = self._running.values()
         # set once no more items will be added
         self._closed = False
         self._fatal: BaseException | None = None

@@ -160,6 +160,7 @@ class CooperativeRun:
         isolation.begin()
         self._routing.start()
         self.scheduler.watchdog.start()
+        self.scheduler.deadlines.start(loop)
         self._ctrl_c.attach(loop, self.scheduler)
         self._main = loop.create_task(self.scheduler.run())
 

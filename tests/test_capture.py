@@ -372,3 +372,35 @@ def _failure_section(result, name):
     start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {re.escape(name)} _+", line))
     end = next(i for i in range(start + 1, len(lines)) if re.fullmatch(r"(_+ \S+ _+|=+ .* =+)", lines[i]))
     return "\n".join(lines[start:end])
+
+
+THREAD_OUTPUT = """
+import asyncio
+import logging
+import threading
+
+import pytest
+
+@pytest.mark.asyncio_cooperative
+async def test_executor_print(capsys):
+    await asyncio.get_running_loop().run_in_executor(None, print, "from the executor")
+    assert capsys.readouterr().out == "from the executor\\n"
+
+@pytest.mark.asyncio_cooperative
+async def test_thread_print_and_log(capsys, caplog):
+    def work():
+        print("from a thread")
+        logging.getLogger("worker").warning("logged in a thread")
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert capsys.readouterr().out == "from a thread\\n"
+    assert caplog.messages == ["logged in a thread"]
+"""
+
+
+def test_output_of_threads_belongs_to_the_test_running_alone(pytester):
+    # A thread (an executor's) has no test's context; while one test runs,
+    # what it writes and logs can only be that test's, as in plain pytest.
+    pytester.makepyfile(THREAD_OUTPUT)
+    pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks=1").assert_outcomes(passed=2)

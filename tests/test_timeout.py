@@ -400,3 +400,26 @@ def test_a_very_long_timeout_leaves_the_others_in_force(pytester):
     result = pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks=1")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*TaskTimeout: timed out after 1.0 s*"])
+
+
+def test_no_thread_of_the_plugin_starts_during_a_test(pytester):
+    # Suites check that a test leaves no thread behind (aiohappyeyeballs does).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+
+        import pytest
+
+        @pytest.fixture
+        def no_new_threads():
+            before = set(threading.enumerate())
+            yield
+            assert set(threading.enumerate()) - before == set()
+
+        @pytest.mark.asyncio_cooperative
+        async def test_waits(no_new_threads):
+            await asyncio.sleep(0.01)
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
