@@ -26,6 +26,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pytest
 
+from . import _pytest_compat as compat
+
 # pytest-asyncio's ini keys, with its defaults, for runs without it
 PYTEST_ASYNCIO_INI = {
     "asyncio_mode": "strict",
@@ -234,3 +236,23 @@ def loop_factory(
                 f"(for {nodeid}); keep one of them."
             )
     return factory, problems
+
+
+def unused_event_loop_policy(items: Sequence[pytest.Item]) -> str | None:
+    """A warning if a suite overrides pytest-asyncio's ``event_loop_policy``
+    fixture for cooperative tests: nothing asks for it here, and the tests
+    would silently run on another loop than the one it names."""
+    for item in items:
+        for fixturedef in compat.fixturemanager(item.session).getfixturedefs("event_loop_policy", item) or ():
+            func = fixturedef.func
+            if getattr(func, "__module__", "").startswith("pytest_asyncio"):
+                continue  # pytest-asyncio's own
+            code = getattr(func, "__code__", None)
+            where = f"{code.co_filename}:{code.co_firstlineno}" if code else repr(func)
+            return (
+                f"the event_loop_policy fixture ({where}) is not used in asyncio_cooperative_mode = auto: "
+                "the cooperative tests share one loop, of asyncio's default kind unless the ini option "
+                "asyncio_loop_factory or pytest-asyncio's pytest_asyncio_loop_factories hook names another "
+                "(pytest-asyncio, too, deprecates overriding event_loop_policy for that hook)"
+            )
+    return None

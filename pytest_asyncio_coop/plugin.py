@@ -416,8 +416,11 @@ def _use_pytest_asyncio_loop_factory(config: pytest.Config, items: list[pytest.I
     cooperative tests makes the session's loop."""
     import attrs
 
-    from .automode import loop_factory
+    from .automode import loop_factory, unused_event_loop_policy
 
+    warning = unused_event_loop_policy(items)
+    if warning is not None:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
     factory, problems = loop_factory(items, settings(config).loop_factory)
     for item, problem in problems.items():
         item.stash[LATE_MARKER_PROBLEM] = problem

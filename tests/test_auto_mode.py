@@ -196,3 +196,27 @@ def test_exclusive_from_a_modules_pytestmark(pytester):
         """
     )
     pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_an_event_loop_policy_fixture_is_a_warning_that_it_is_not_used(pytester):
+    # pytest-asyncio ran its tests under the policy this fixture returns; here
+    # every test shares one loop, made otherwise: not silently.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def event_loop_policy():
+            return asyncio.DefaultEventLoopPolicy()
+
+        async def test_loop():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*PytestConfigWarning: the event_loop_policy fixture (*test_an_event_loop_policy*.py:4) is not used in "
+         "asyncio_cooperative_mode = auto*"]
+    )
