@@ -209,7 +209,12 @@ class CooperativeRun:
                 _cancel_the_rest(loop)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
-                loop.close()
+                try:
+                    loop.close()
+                except Exception as exc:  # a test left the loop patched (its signal handling, say)
+                    self.session.config.issue_config_time_warning(
+                        pytest.PytestWarning(f"closing the cooperative tests' event loop raised {exc!r}; "
+                                             "did a test leave the loop patched?"), stacklevel=2)
                 drop_idle_greenlets()
                 isolation.end()
                 gc.set_threshold(*self._gc_threshold)

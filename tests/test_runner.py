@@ -463,3 +463,30 @@ def test_a_finished_test_leaves_no_reference_cycle_behind(pytester, monkeypatch)
     # What the session drops at its end (the loop, the scheduler) is the same
     # for both runs; thirty more tests' cycles would be dozens more objects.
     assert garbage[1] - garbage[0] < 10, garbage
+
+
+def test_a_loop_left_patched_so_that_it_cannot_close_is_a_warning(pytester):
+    # The loop is every test's; one left patched must not make the end of the
+    # run an INTERNALERROR, after every test got its outcome.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import signal
+        from unittest import mock
+
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_leaves_the_loop_patched():
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+            loop.remove_signal_handler = mock.Mock(side_effect=NotImplementedError)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, warnings=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*PytestWarning: closing the cooperative tests' event loop raised NotImplementedError(); "
+         "did a test leave the loop patched?"]
+    )
