@@ -145,8 +145,11 @@ class OutputRouting:
         executor, a shared fixture's task), the test running alone, as pytest
         would have it."""
         runner = current_task_runner.get() or current_runner()
-        if runner is None and len(self.running) == 1:
-            runner = next(iter(self.running))
+        if runner is None:
+            try:
+                (runner,) = self.running
+            except (ValueError, RuntimeError):  # none or several; or, seen from a thread, it just changed
+                return None
         return runner
 
     def start(self) -> None:
