@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pytest
 
 from . import _pytest_compat as compat
+from .plugin import dotted
 
 # pytest-asyncio's ini keys, with its defaults, for runs without it
 PYTEST_ASYNCIO_INI = {
@@ -184,7 +185,8 @@ def loop_factory(
     factory (they share one loop), or if the ini's ``asyncio_loop_factory``
     names another one.
     """
-    found: list[tuple[str, Callable[[], Any], str]] = []  # (name, factory, the first test that needs it)
+    # (name, factory, what tells it apart, the first test that needs it)
+    found: list[tuple[str, Callable[[], Any], object, str]] = []
     problems: dict[pytest.Item, str] = {}
     for item in items:
         try:
@@ -214,10 +216,11 @@ def loop_factory(
                 item.add_marker(pytest.mark.skip(reason=reason))
                 continue
         for name, factory in factories.items():
-            if all(_same(factory) != _same(known) for _, known, _ in found):
-                found.append((name, factory, item.nodeid))
+            key = _same(factory)
+            if all(key != known for _, _, known, _ in found):
+                found.append((name, factory, key, item.nodeid))
     if len(found) > 1:
-        shown = ", ".join(f"{name!r} (for {nodeid})" for name, _, nodeid in found)
+        shown = ", ".join(f"{name!r} (for {nodeid})" for name, _, _, nodeid in found)
         raise pytest.UsageError(
             f"cooperative tests share one event loop, but {LOOP_FACTORIES_HOOK} gives them {len(found)} "
             f"different loop factories: {shown}. Return one factory from the hook, select one per test "
@@ -226,10 +229,9 @@ def loop_factory(
         )
     if not found:
         return None, problems
-    name, factory, nodeid = found[0]
+    name, factory, _, nodeid = found[0]
     if ini_path is not None:
-        module, _, attr = ini_path.rpartition(".")
-        if getattr(importlib.import_module(module), attr) != factory:
+        if dotted(ini_path) != factory:
             raise pytest.UsageError(
                 f"two event loop factories for the one loop of the cooperative tests: ini option "
                 f"asyncio_loop_factory = {ini_path}, and {name!r} ({factory!r}) from {LOOP_FACTORIES_HOOK} "

@@ -7,11 +7,11 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import asyncio
-import importlib
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from .hookspecs import hookimpl
 from .models import Admission, Settings, Task, TimeoutAction
+from .plugin import dotted
 
 
 @hookimpl(trylast=True)
@@ -30,8 +30,7 @@ def make_event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
         return settings.pytest_asyncio_loop_factory()
     if settings.loop_factory is None:
         return asyncio.new_event_loop()
-    module, _, name = settings.loop_factory.rpartition(".")
-    return getattr(importlib.import_module(module), name)()
+    return dotted(settings.loop_factory)()
 
 
 @hookimpl(trylast=True)

@@ -142,15 +142,20 @@ def _setting(config: pytest.Config, name: str) -> object:
         raise pytest.UsageError(f"ini option {name}: {e}") from None
 
 
+def dotted(path: str) -> object:
+    """What the dotted path ``module.name`` names (the ini's ``asyncio_loop_factory``)."""
+    module, _, name = path.rpartition(".")
+    if not module:
+        raise ImportError("not a dotted path, module.name")
+    return getattr(importlib.import_module(module), name)
+
+
 def _loop_factory(path: str) -> str | None:
     """Check that the ini option names something callable; None for asyncio's default."""
     if not path:
         return None
-    module, _, name = path.rpartition(".")
     try:
-        if not module:
-            raise ImportError("not a dotted path, module.name")
-        factory = getattr(importlib.import_module(module), name)
+        factory = dotted(path)
         if not callable(factory):
             raise TypeError(f"{factory!r} is not callable")
     except (ImportError, AttributeError, TypeError) as e:
