@@ -149,9 +149,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
     funcargs = pyfuncitem.funcargs
     testargs = {arg: funcargs[arg] for arg in compat.getfixtureinfo(pyfuncitem).argnames}
     if _await_hypothesis_examples(pyfuncitem.obj):
-        # Hypothesis keeps one run of a @given test per thread: the cases of a
-        # parametrized one take turns.
-        with runner.scheduler.instances.flights.hold(pyfuncitem.obj):
+        # Hypothesis keeps the state of the @given test under way per thread
+        # (its build context, for target() and note()): @given tests take
+        # turns, while the others keep running.
+        with runner.scheduler.instances.flights.hold(_await_hypothesis_examples):
             result = pyfuncitem.obj(**testargs)
     else:
         result = pyfuncitem.obj(**testargs)

@@ -98,6 +98,7 @@ class TaskRunner:
         task = self.task
         task.state = TaskState.RUNNING
         task.started_at = time.monotonic()
+        self.scheduler.started()
         self._arm_on_wait(task.started_at + task.timeout)
         self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 import traceback
 import warnings
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 # passing tests whose log calls may wait for the end of the loop's iteration
 _REPLAY_BATCH = 64
 
+# admitted tests whose first step may be pending at once: between batches
+# the loop serves its timers and I/O, and tests that sleep wake on time
+# rather than after every other test has set up
+_START_BATCH = 32
+
 # the scheduler of the cooperative phase under way, for lock hooks outside tests
 _active: dict[str, Scheduler] = {}
 
@@ -56,6 +62,10 @@ class Scheduler:
         #: where the tests' output and log records go
         self.routing = routing
         self._queue: deque[Task] = deque()
+        # admitted tasks whose first step has not run yet
+        self._starting = 0
+        # set while a call of _admit is scheduled for the loop's next pass
+        self._admit_scheduled = False
         # finished tests whose log calls wait to be replayed, with the
         # failures of their on_task_finish hooks
         self._unreplayed: deque[tuple[TaskRunner, list[HookFailure]]] = deque()
@@ -85,6 +95,7 @@ class Scheduler:
     async def run(self) -> None:
         """Wait until every task added is done and no more will come."""
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._context = contextvars.copy_context()  # no test's: where tests are admitted
         self._admit()
         await self._done
         self._replay_finished()
@@ -177,8 +188,8 @@ class Scheduler:
 
     def _admit(self) -> None:
         while (
-            self._queue and len(self._running) < self.settings.max_tasks and not self._stopping()
-            and not self.stop_expected
+            self._queue and len(self._running) < self.settings.max_tasks and self._starting < _START_BATCH
+            and not self._stopping() and not self.stop_expected
         ):
             picked = self._pick()
             if picked is None:
@@ -224,10 +235,25 @@ class Scheduler:
         self.instances.give_item_its_own(task.item)
         runner.aio_task = asyncio.get_running_loop().create_task(runner.run())
         self._running[task] = runner
+        self._starting += 1
         runner.aio_task.add_done_callback(lambda aio_task: self._on_done(task, aio_task))
+
+    def started(self) -> None:
+        """A task's first step runs: once its batch has, the next is admitted
+        on the loop's next pass."""
+        self._starting -= 1
+        if self._queue and not self._admit_scheduled:
+            self._admit_scheduled = True
+            asyncio.get_running_loop().call_soon(self._admit_next_batch, context=self._context)
+
+    def _admit_next_batch(self) -> None:
+        self._admit_scheduled = False
+        self._admit()
 
     def _on_done(self, task: Task, aio_task: asyncio.Task[None]) -> None:
         del self._running[task]
+        if task.started_at is None:  # cancelled before its first step
+            self._starting -= 1
         exc = None if aio_task.cancelled() else aio_task.exception()
         if exc is not None and self._fatal is None:
             # pytest.exit() or an internal error: stop admitting, wind the others down.

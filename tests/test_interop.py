@@ -472,6 +472,40 @@ def test_parametrized_hypothesis_test_runs_its_cases_in_turn(pytester, monkeypat
     pytester.runpytest().assert_outcomes(passed=4)
 
 
+def test_different_hypothesis_tests_take_turns_and_keep_their_own_target_and_notes(pytester, monkeypatch):
+    # Hypothesis keeps the @given test under way per thread: two different
+    # ones interleaving would see each other's target() and note().
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:asyncio")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from hypothesis import given, note, settings, strategies as st, target
+
+        def make(name):
+            @pytest.mark.asyncio_cooperative
+            @settings(max_examples=15, deadline=None, database=None)
+            @given(x=st.integers(0, 100))
+            async def test(x):
+                note(f"{name}-note x={x}")
+                await asyncio.sleep(0.001)
+                target(x, label="score")
+                assert x < 50
+            return test
+
+        test_a = make("A")
+        test_b = make("B")
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    for name, other in (("a", "B"), ("b", "A")):
+        section = result.stdout.str().split(f"_ test_{name} _")[1].split("_ test_")[0]
+        assert f"{name.upper()}-note x=50" in section
+        assert f"{other}-note" not in section
+        assert "InvalidArgument" not in section
+
+
 def test_unittest_async_test_cases_are_left_to_unittest(pytester):
     pytester.makepyfile(
         """

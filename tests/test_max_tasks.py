@@ -52,3 +52,39 @@ def test_default_cap_lets_all_twelve_overlap(pytester):
     pytester.makepyfile(CAPPED)
     pytester.runpytest().assert_outcomes(passed=12)
     assert int((pytester.path / "peak.txt").read_text()) == 12
+
+
+def test_tests_admitted_in_thousands_start_in_batches_and_sleepers_wake_on_time(pytester):
+    # Under a cap of thousands, the loop still serves its timers between
+    # batches of starting tests: a test that sleeps a little wakes long
+    # before every other test has set up, and the tests that finish make
+    # room rather than all being held in memory at once.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        started = 0
+        seen = {}
+
+        @pytest.fixture
+        def count():
+            global started
+            started += 1
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(1500))
+        async def test_t(count, n):
+            if n == 0:
+                await asyncio.sleep(0.001)
+                seen["started when the first woke"] = started
+
+        @pytest.fixture(scope="session", autouse=True)
+        def report():
+            yield
+            with open("seen.txt", "w") as f:
+                f.write(str(seen["started when the first woke"]))
+        """
+    )
+    pytester.runpytest("--max-asyncio-tasks", "5000").assert_outcomes(passed=1500)
+    assert int((pytester.path / "seen.txt").read_text()) < 750
