@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import time
 from typing import Any, Callable, ContextManager, Iterator
 
@@ -133,6 +134,7 @@ class CooperativeRun:
 
     def _open(self) -> None:
         self._ctrl_c.install()  # from here on, Ctrl-C waits for the loop
+        self._wakeup_fd = _wakeup_fd(None)
         config = self.session.config
         self._executor = compat.hook_executor(config.pluginmanager, sorted(_LOG_HOOKS), _hold_back_logs)
         self._routing = OutputRouting(config)
@@ -212,6 +214,9 @@ class CooperativeRun:
                 try:
                     loop.close()
                 except Exception as exc:  # a test left the loop patched (its signal handling, say)
+                    # Signals must not go on waking the unclosed loop's
+                    # socket, which closes when the loop is collected.
+                    _wakeup_fd(self._wakeup_fd)
                     self.session.config.issue_config_time_warning(
                         pytest.PytestWarning(f"closing the cooperative tests' event loop raised {exc!r}; "
                                              "did a test leave the loop patched?"), stacklevel=2)
@@ -230,6 +235,19 @@ class CooperativeRun:
             self.session.config.issue_config_time_warning(
                 pytest.PytestWarning(f"tearing down what was left at the end of the run failed: {exc!r}"), stacklevel=2
             )
+
+
+def _wakeup_fd(fd: int | None) -> int | None:
+    """Set the file descriptor that signals wake (none given: keep it), and
+    return the one before; None outside the main thread."""
+    try:
+        before = signal.set_wakeup_fd(-1)
+        restore = before if fd is None else fd
+        if restore != -1:
+            signal.set_wakeup_fd(restore, warn_on_full_buffer=False)  # as event loops set it
+    except ValueError:  # not the main thread
+        return None
+    return before
 
 
 def _cancel_the_rest(loop: asyncio.AbstractEventLoop) -> None:

@@ -3,6 +3,7 @@ pytest's own protocol, reports and exit codes hold for them."""
 
 import json
 import re
+import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -483,10 +484,14 @@ def test_a_loop_left_patched_so_that_it_cannot_close_is_a_warning(pytester):
             loop.remove_signal_handler = mock.Mock(side_effect=NotImplementedError)
         """
     )
-    result = pytester.runpytest("-p", "no:randomly")
+    wakeup_fd_before = signal.set_wakeup_fd(-1)
+    result = pytester.runpytest("-p", "no:randomly")  # in this process
     result.assert_outcomes(passed=1, warnings=1)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         ["*PytestWarning: closing the cooperative tests' event loop raised NotImplementedError(); "
          "did a test leave the loop patched?"]
     )
+    # Signals no longer wake the loop's socket, which closes with the loop
+    # (a later loop that restores it at its end would fail: EBADF).
+    assert signal.set_wakeup_fd(wakeup_fd_before) == -1
