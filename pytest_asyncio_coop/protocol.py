@@ -21,6 +21,7 @@ import pytest
 from . import _pytest_compat as compat
 from .bridge import await_only, current_runner
 from .diagnostics import TaskLeak, TaskLeakWarning, pending_leaks
+from .plugin import is_cooperative
 
 if TYPE_CHECKING:
     from .runner import TaskRunner
@@ -205,6 +206,34 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             _report_leaks(runner)
             if runner.teardown_failures:
                 raise runner.teardown_failures.pop(0)
+
+
+def _limited_runner(item: pytest.Item) -> TaskRunner | None:
+    """The runner of ``item``, if it is a cooperative test running now (a
+    sync test that overlaps them holds the loop: pytest-timeout's own way
+    can interrupt it)."""
+    runner = current_runner()
+    return runner if runner is not None and runner.item is item and is_cooperative(item) else None
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's timeout of a cooperative test is its task's: a signal
+    or a timer thread would hit whichever test's code runs (or the loop)."""
+    runner = _limited_runner(item)
+    if runner is None:
+        return None
+    runner.limit(settings.timeout, "pytest-timeout")
+    return True
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> bool | None:
+    runner = _limited_runner(item)
+    if runner is None:
+        return None
+    runner.unlimit()
+    return True
 
 
 def _report_leaks(runner: TaskRunner) -> None:

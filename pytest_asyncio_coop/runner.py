@@ -76,6 +76,11 @@ class TaskRunner:
         self._timer: Deadline | None = None
         # set when the deadline's timer is to be set as the test first waits
         self._timer_pending = False
+        #: what set the test's timeout, for the TaskTimeout's message
+        self.timeout_source = "timeout on the marker" if "timeout" in task.options else "asyncio_task_timeout"
+        # the deadline, timeout and source that another plugin's timeout
+        # (pytest-timeout's) replaced for a while
+        self._limited: tuple[float | None, float, str] | None = None
         self.aio_task: asyncio.Task[None] | None = None
         # log hook calls made by the protocol, replayed when the item is done (hazard 6)
         self.logs: list[tuple[Any, ...]] = []
@@ -182,6 +187,33 @@ class TaskRunner:
         self.task.deadline = deadline
         self._timer_pending = True
 
+    def limit(self, seconds: float, source: str) -> None:
+        """Another plugin's timeout of ``seconds`` from now (pytest-timeout's):
+        the deadline moves that close if it was later, until :meth:`unlimit`."""
+        deadline = time.monotonic() + seconds
+        if self.task.deadline is not None and deadline >= self.task.deadline:
+            return
+        self._limited = (self.task.deadline, self.task.timeout, self.timeout_source)
+        self.task.timeout, self.timeout_source = seconds, source
+        self._move_deadline(deadline)
+
+    def unlimit(self) -> None:
+        """The test's own deadline again, unless the other one passed."""
+        if self._limited is None or self.timed_out is not None or self._timing_out:
+            return
+        deadline, self.task.timeout, self.timeout_source = self._limited
+        self._limited = None
+        self._move_deadline(deadline)
+
+    def _move_deadline(self, deadline: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            if deadline is not None:
+                self._arm(deadline)
+        elif self._timer_pending:
+            self.task.deadline = deadline  # its timer is set as the test first waits
+
     def postpone(self, seconds: float) -> None:
         """The loop was stopped for ``seconds`` (an xdist worker running other
         items): that time does not count against the test. Its timer, set
@@ -242,8 +274,9 @@ class TaskRunner:
         if hasattr(self.aio_task, "uncancel"):
             self.aio_task.uncancel()
         timeout = self.task.timeout
-        source = "timeout on the marker" if "timeout" in self.task.options else "asyncio_task_timeout"
-        message = f"timed out after {float(timeout)} s ({source} = {timeout:g}), waiting in {self._timed_out_in}"
+        message = (
+            f"timed out after {float(timeout)} s ({self.timeout_source} = {timeout:g}), waiting in {self._timed_out_in}"
+        )
         if self.task.timeout_stack:
             message += "\nawait stack at the timeout, outermost first:\n" + "".join(
                 f"  {frame.filename}:{frame.lineno} in {frame.name}\n" for frame in self.task.timeout_stack

@@ -506,6 +506,68 @@ def test_different_hypothesis_tests_take_turns_and_keep_their_own_target_and_not
         assert "InvalidArgument" not in section
 
 
+PYTEST_TIMEOUT_SUITE = """
+import asyncio
+import pytest
+
+@pytest.fixture
+async def slow_fixture():
+    await asyncio.sleep(1.5)
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.timeout(1, method="{method}")
+async def test_marked_hangs():
+    await asyncio.sleep(5)
+
+@pytest.mark.asyncio_cooperative
+async def test_unmarked_sleeps_2s():
+    await asyncio.sleep(2)
+
+@pytest.mark.asyncio_cooperative
+async def test_quick_after_slow_fixture(slow_fixture):
+    await asyncio.sleep(0.1)
+"""
+
+
+@pytest.mark.parametrize("method", ["signal", "thread"])
+def test_pytest_timeouts_of_cooperative_tests_are_their_task_timeouts(pytester, method):
+    # A signal or a timer thread would hit whichever test's code runs, or the
+    # loop itself (an INTERNALERROR), and each test's timer would undo the
+    # others': the timeout of a cooperative test is its task's.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(PYTEST_TIMEOUT_SUITE.format(method=method))
+    result = pytester.runpytest("-p", "timeout")
+    result.assert_outcomes(passed=2, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*_ test_marked_hangs _*",
+         "E *TaskTimeout: timed out after 1.0 s (pytest-timeout = 1), waiting in the test's call"]
+    )
+
+
+def test_pytest_timeouts_option_and_func_only_apply_to_cooperative_tests(pytester):
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(PYTEST_TIMEOUT_SUITE.format(method="signal"))
+    result = pytester.runpytest("-p", "timeout", "--timeout", "1.2")
+    result.assert_outcomes(failed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*_ ERROR at setup of test_quick_after_slow_fixture _*",
+         "E *TaskTimeout: timed out after 1.2 s (pytest-timeout = 1.2), waiting in fixture 'slow_fixture' at setup",
+         "*_ test_unmarked_sleeps_2s _*",
+         "E *TaskTimeout: timed out after 1.2 s (pytest-timeout = 1.2), waiting in the test's call"],
+    )
+    # func_only: the fixture's time does not count.
+    result = pytester.runpytest("-p", "timeout", "--timeout", "1.2", "-o", "timeout_func_only=true")
+    result.assert_outcomes(passed=1, failed=2)
+    # The shorter of the two timeouts holds.
+    result = pytester.runpytest("-p", "timeout", "--timeout", "10", "--asyncio-task-timeout", "1.2")
+    result.assert_outcomes(failed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*_ test_marked_hangs _*", "E * timed out after 1.0 s (pytest-timeout = 1), *",
+         "*_ test_unmarked_sleeps_2s _*", "E * timed out after 1.2 s (asyncio_task_timeout = 1.2), *"]
+    )
+
+
 def test_unittest_async_test_cases_are_left_to_unittest(pytester):
     pytester.makepyfile(
         """
