@@ -38,6 +38,7 @@ __all__ = [
     "fixturemanager",
     "CaptureResult",
     "global_sys_captures",
+    "requesting_item",
     "LogCaptureHandler",
     "caplog_handler_key",
     "caplog_records_key",
@@ -60,6 +61,12 @@ def set_fixtureinfo(item, info) -> None:
     if getattr(item, "_request", None):
         item._request = False
         item.funcargs = {}
+
+
+def requesting_item(request):
+    """The test whose request sets a fixture up (``SubRequest._pyfuncitem``
+    is private; a shared fixture's ``request.node`` is its scope's node)."""
+    return getattr(request, "_pyfuncitem", None)
 
 
 def callspec_scope(item, argname: str):

@@ -26,7 +26,7 @@ import pytest
 
 from . import _pytest_compat as compat
 from .bridge import BridgeGreenlet, await_only, current_runner, current_task_runner, task_owner
-from .plugin import is_cooperative
+from .plugin import is_cooperative, runs_elsewhere
 from .protocol import OutsideCooperativeTest, pytest_asyncio_runs, synchronous_twin
 
 if sys.version_info < (3, 11):  # installed with pytest on these versions
@@ -112,7 +112,9 @@ class _SharedFixtureDef:
             if self.cached_result is not None:  # type: ignore[attr-defined]
                 value = super().execute(request)  # type: ignore[misc]
             else:
-                self.func = self._coop_instances.function_for(self._coop_origin, current_runner() is not None)
+                self.func = self._coop_instances.function_for(
+                    self._coop_origin, compat.requesting_item(request), current_runner() is not None
+                )
                 context = contextvars.copy_context()
                 # Its tasks may outlive this test, and serve others: they are not
                 # this test's (output, logs, leaks). Its setup code runs in this
@@ -208,12 +210,13 @@ class FixtureInstances:
         # async fixture function -> its synchronous twin
         self._twins: dict[Callable[..., Any], Callable[..., Any]] = {}
 
-    def function_for(self, fixturedef: pytest.FixtureDef[Any], cooperative: bool) -> Callable[..., Any]:
-        """The fixture function to run for a cooperative test or for another one:
-        an async fixture runs through the bridge, unless pytest-asyncio handles it
-        for a test that is not cooperative."""
+    def function_for(self, fixturedef: pytest.FixtureDef[Any], item: pytest.Item | None, cooperative: bool) -> Callable[..., Any]:
+        """The fixture function to run for ``item``, a cooperative test or
+        another one: an async fixture runs through the bridge, unless
+        pytest-asyncio, anyio or pytest-trio handles it for a test that is
+        not cooperative."""
         func = fixturedef.func
-        if not cooperative and pytest_asyncio_runs(func, self._config):
+        if not cooperative and (pytest_asyncio_runs(func, self._config) or runs_elsewhere(item)):
             return func
         twin = self._twins.get(func)
         if twin is None:
@@ -232,7 +235,7 @@ class FixtureInstances:
             node = compat.get_scope_node(item, compat.Scope(scope)) or item
         if node is item:
             instance = _fresh_instance(fixturedef, _own_class(type(fixturedef)))
-            instance.func = self.function_for(fixturedef, is_cooperative(item))  # type: ignore[misc]
+            instance.func = self.function_for(fixturedef, item, is_cooperative(item))  # type: ignore[misc]
             return instance
         key = (fixturedef, node, _params_seen_by(item, fixturedef, base))
         shared = self._shared.get(key)

@@ -313,6 +313,20 @@ def is_cooperative(item: pytest.Item) -> bool:
     return known
 
 
+# markers of the plugins that run async tests on their own (anyio's, pytest-trio's)
+_OTHER_RUNNERS = ("anyio", "trio")
+
+
+def runs_elsewhere(item: pytest.Item | None) -> bool:
+    """Whether another plugin runs this test and its async fixtures: anyio
+    (its marker, or its ``anyio_backend`` fixture), pytest-trio. Auto mode
+    leaves such tests to it."""
+    return item is not None and (
+        "anyio_backend" in getattr(item, "fixturenames", ())
+        or any(item.get_closest_marker(name) is not None for name in _OTHER_RUNNERS)
+    )
+
+
 def marker_options(item: pytest.Item) -> dict[str, object]:
     """The keyword arguments of the item's ``asyncio_cooperative`` markers,
     the closest (function, then class, then module) winning; once

@@ -220,3 +220,55 @@ def test_an_event_loop_policy_fixture_is_a_warning_that_it_is_not_used(pytester)
         ["*PytestConfigWarning: the event_loop_policy fixture (*test_an_event_loop_policy*.py:4) is not used in "
          "asyncio_cooperative_mode = auto*"]
     )
+
+
+def test_auto_mode_leaves_anyio_tests_and_their_async_fixtures_to_anyio(pytester):
+    # A test that anyio runs (its marker, or its anyio_backend fixture) is
+    # written for anyio, whose backend may not even be asyncio; its async
+    # fixtures are anyio's to run too.
+    pytest.importorskip("anyio")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        def pytest_sessionfinish(session):
+            import test_anyio
+            with open("loops.txt", "w") as f:
+                f.write(f"{sorted(test_anyio.loops)} {len(set(test_anyio.loops.values()))}")
+        """
+    )
+    pytester.makepyfile(
+        test_anyio="""
+        import asyncio
+        import pytest
+
+        loops = {}
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0)
+            return id(asyncio.get_running_loop())
+
+        @pytest.mark.anyio
+        async def test_marked(resource):
+            loops["marked"] = id(asyncio.get_running_loop())
+            assert resource == loops["marked"]
+
+        async def test_using_the_backend_fixture(anyio_backend):
+            loops["backend"] = id(asyncio.get_running_loop())
+
+        async def test_cooperative(resource):
+            await asyncio.sleep(0)
+            loops["cooperative"] = id(asyncio.get_running_loop())
+            assert resource == loops["cooperative"]
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["cooperative: 1 test in *"])
+    # anyio ran each of its tests on a loop of its own
+    assert (pytester.path / "loops.txt").read_text() == "['backend', 'cooperative', 'marked'] 3"

@@ -625,5 +625,5 @@ def test_in_process_run(pytester, run):
 def test_each_in_process_pytester_run_gets_fresh_modules(pytester):
     # A plugin's own suite, typically: sync tests that run pytest in-process.
     pytester.makepyfile(PYTESTER_SUITE)
-    result = pytester.runpytest_subprocess("-p", "no:pytest_mock", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:pytest_mock", "-p", "no:anyio", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
