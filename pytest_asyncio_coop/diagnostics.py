@@ -25,6 +25,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
+import pytest
+
 from .bridge import await_only, task_owner
 
 if TYPE_CHECKING:
@@ -32,7 +34,10 @@ if TYPE_CHECKING:
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # frames from these are not where a test blocked or made a task
-_NOT_USER_CODE = (_HERE, os.path.dirname(asyncio.__file__), os.path.dirname(threading.__file__))
+_NOT_USER_CODE = (
+    _HERE, os.path.dirname(asyncio.__file__), os.path.dirname(threading.__file__),
+    os.path.dirname(pytest.__file__) + os.sep, "<frozen ",
+)
 
 
 class LoopBlocked(Exception):
@@ -107,7 +112,8 @@ def task_factory(previous: Callable[..., Any] | None) -> Callable[..., Any]:
     def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
         task = previous(loop, coro, **kwargs) if previous else task_class(coro, loop=loop, **kwargs)
         owner = task_owner.get()
-        if owner is not None:
+        if owner is not None and type(coro).__name__ != "async_generator_athrow":
+            # (not the loop's own task that closes an async generator the test dropped)
             spawned = owner.spawned
             spawned[task] = user_frame(sys._getframe(1))
             # A finished task is the test's alone again: freed when it lets go,

@@ -175,6 +175,63 @@ def test_leaks_error_and_ignore(pytester):
     assert "TaskLeak" not in quiet.stdout.str()
 
 
+def test_closing_an_async_generator_the_test_dropped_is_no_leak(pytester):
+    # asyncio closes a dropped async generator in a task of its own, made a
+    # loop iteration later, from the test's context: the loop's, not a leak.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        closed = []
+
+        async def numbers():
+            try:
+                yield 1
+                yield 2
+            finally:
+                closed.append(True)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_takes_the_first_of_two_and_drops_the_generator():
+            agen = numbers()
+            closing = asyncio.ensure_future(asyncio.Event().wait())
+            step = asyncio.ensure_future(agen.__anext__())
+            _, pending = await asyncio.wait([closing, step], return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            assert step.result() == 1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_zz_it_was_closed():
+            await asyncio.sleep(0.2)
+            assert closed == [True]
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--asyncio-leaks=error")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_task_made_by_no_code_of_the_test_says_so(pytester):
+    # Made from a loop callback the test scheduled: no frame of the test's
+    # own code, not pytest's entry point, says where.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_schedules_a_task():
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.create_task, asyncio.sleep(5))
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")  # pytest's entry point on the stack
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*left 1 task(s) pending, now cancelled: coroutine sleep created at an unknown place"])
+
+
 def test_a_finished_task_is_not_kept_for_the_leak_check(pytester):
     # The task a test made, done and let go, is freed then, as in plain
     # asyncio; an exception nobody retrieved is logged then, in the test.
