@@ -435,6 +435,13 @@ class SetupState:
         if item is None:
             _raise(self._teardown(list(reversed(self.stack))))
             return
+        if _runs_again(item):
+            # Only its own fixtures go: it still needs what it shares.
+            try:
+                _raise(self._teardown([item]))
+            finally:
+                self._active.discard(item)
+            return
         counted = item in self._pending
         self._pending.discard(item)
         exceptions: list[BaseException] = []
@@ -488,6 +495,16 @@ class SetupState:
             elif these:
                 exceptions.append(BaseExceptionGroup(f"errors while tearing down {node!r}", these[::-1]))
         return exceptions
+
+
+def _runs_again(item: pytest.Item) -> bool:
+    """Whether the item's protocol runs again after this teardown: a
+    ``flakey`` retry, or a pytest-rerunfailures rerun (which says so on the
+    item, as its teardown hook, called before this, expects one)."""
+    runner = current_runner()
+    return getattr(item, "_finalizers_suspended", False) or (
+        runner is not None and runner.item is item and runner.will_retry()
+    )
 
 
 def _raise(exceptions: list[BaseException]) -> None:

@@ -143,6 +143,12 @@ class TaskRunner:
         """Whether a failure now would be run again (``flakey``), not counted."""
         return self.task.attempt == 1 and not self.stopped and self.item.get_closest_marker("flakey") is not None
 
+    def will_retry(self) -> bool:
+        """At its teardown: whether it failed so far and will run again (``flakey``)."""
+        return self.retries_on_failure() and any(
+            call[2]["report"].failed for call in self.logs if call[0] == "pytest_runtest_logreport"
+        )
+
     def _retry(self) -> bool:
         """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""
         reports = [call[2]["report"] for call in self.logs if call[0] == "pytest_runtest_logreport"]

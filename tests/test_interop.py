@@ -423,6 +423,65 @@ def test_xdist_reports_a_shared_fixtures_teardown_error(pytester):
     result.stdout.fnmatch_lines(["*RuntimeError: db teardown failed*"])
 
 
+RETRIED_LAST_USER = """
+import asyncio
+import pytest
+
+EVENTS = []
+ATTEMPTS = []
+
+@pytest.fixture(scope="session")
+def db():
+    EVENTS.append("db up")
+    yield
+    EVENTS.append("db down")
+
+@pytest.fixture(scope="module")
+async def conn(db):
+    EVENTS.append("conn up")
+    yield
+    EVENTS.append("conn down")
+
+@pytest.mark.asyncio_cooperative
+async def test_other(conn):
+    await asyncio.sleep(0.01)
+
+@pytest.mark.asyncio_cooperative
+@MARK
+async def test_flaky(conn):
+    ATTEMPTS.append(None)
+    await asyncio.sleep(0.2)
+    assert len(ATTEMPTS) == PASSES_ON
+"""
+
+
+@pytest.mark.parametrize(
+    "mark, passes_on, outcomes",
+    [
+        ("pytest.mark.flakey", 2, {"passed": 2, "rerun": 1}),
+        ("pytest.mark.flakey", 3, {"passed": 1, "failed": 1, "rerun": 1}),
+        ("pytest.mark.flaky(reruns=2)", 3, {"passed": 2, "rerun": 2}),
+        ("pytest.mark.flaky(reruns=2)", 4, {"passed": 1, "failed": 1, "rerun": 2}),
+    ],
+)
+@pytest.mark.parametrize("cap", ["1", "10"])
+def test_a_test_run_again_keeps_the_shared_fixtures_it_is_the_last_to_use(pytester, mark, passes_on, outcomes, cap):
+    # Its teardown before another attempt must not tear down what it shares,
+    # even as their last user: they are set up once and torn down once.
+    pytester.makeconftest(
+        """
+        def pytest_sessionfinish(session):
+            import test_retried
+            with open("events.txt", "w") as f:
+                f.write(" / ".join(test_retried.EVENTS))
+        """
+    )
+    pytester.makepyfile(test_retried=RETRIED_LAST_USER.replace("MARK", mark).replace("PASSES_ON", str(passes_on)))
+    result = pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", cap)
+    assert result.parseoutcomes() == outcomes
+    assert (pytester.path / "events.txt").read_text() == "db up / conn up / conn down / db down"
+
+
 def test_a_rerun_does_not_drop_other_tests_teardowns(pytester):
     pytester.makepyfile(
         """
