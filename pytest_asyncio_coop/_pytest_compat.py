@@ -24,6 +24,12 @@ from _pytest.fixtures import FuncFixtureInfo
 # get_scope_node takes a Scope; we hold scope names.
 from _pytest.scope import Scope
 
+# pytest queues unraisable exceptions and exceptions in threads from
+# process-wide hooks, and reports all that are queued at the end of every
+# phase of every test; a cooperative test's own go in only as its phase ends.
+from _pytest.threadexception import thread_exceptions
+from _pytest.unraisableexception import unraisable_exceptions
+
 __all__ = [
     "TEST_OUTCOME",
     "FuncFixtureInfo",
@@ -39,6 +45,7 @@ __all__ = [
     "CaptureResult",
     "global_sys_captures",
     "requesting_item",
+    "EXCEPTION_QUEUES",
     "LogCaptureHandler",
     "caplog_handler_key",
     "caplog_records_key",
@@ -137,3 +144,8 @@ def global_sys_captures(capman) -> list:
 # the private ``_runtest_for``; the caplog fixture reads the handler and the
 # records from the item's stash under these private keys.
 from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_records_key  # noqa: E402
+
+
+#: where pytest keeps its queues of unraisable exceptions and of exceptions
+#: in threads (absent when that plugin is disabled)
+EXCEPTION_QUEUES = (unraisable_exceptions, thread_exceptions)

@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import isolation
+from . import isolation, unraisable
 from .bridge import current_task_runner, run_in_greenlet, task_owner
 from .capture import TaskOutput
 from .manager import HookFailure
@@ -88,6 +88,9 @@ class TaskRunner:
         # raised in the test's setup or teardown
         self.setup_failures: list[BaseException] = []
         self.teardown_failures: list[Exception] = []
+        #: unraisable exceptions and exceptions in threads it caused, each with
+        #: pytest's queue for it, until its current phase ends (unraisable.py)
+        self.held_exceptions: list[tuple[Any, Any]] = []
         #: tasks the test created that are not done yet, and where (diagnostics.task_factory)
         self.spawned: dict[asyncio.Future[Any], traceback.FrameSummary | None] = {}
         #: "setup", "call" or "teardown": the protocol phase under way
@@ -120,6 +123,7 @@ class TaskRunner:
             if task.state is TaskState.RUNNING:
                 task.state = TaskState.FINISHED
             self.globals.finish()
+            unraisable.release(self)  # its last phase ended before they could go: reported by pytest later
             self.scheduler.finish(self)
             self._let_go()
 

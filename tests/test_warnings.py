@@ -124,3 +124,37 @@ def test_warning_filters_are_unchanged_after_the_run(pytester):
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(["*FILTERS UNCHANGED*"])
+
+
+UNRAISABLE = """
+import asyncio
+import pytest
+
+class Bad:
+    def __del__(self):
+        raise ValueError("bad __del__")
+
+@pytest.mark.asyncio_cooperative
+async def test_culprit():
+    Bad()
+    await asyncio.sleep(0.3)
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range(3))
+async def test_innocent(n):
+    await asyncio.sleep(0.05 * (n + 1))
+"""
+
+
+def test_an_unraisable_exception_is_reported_by_the_test_it_came_from(pytester):
+    # pytest reports what its process-wide hook queued at the end of every
+    # phase of every test: not of whichever test's phase ends next.
+    pytester.makepyfile(UNRAISABLE)
+    result = pytester.runpytest("-p", "no:randomly", "-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_culprit*"])
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*::test_culprit", "*PytestUnraisableExceptionWarning: Exception ignored in: <function Bad.__del__*"]
+    )

@@ -1,0 +1,100 @@
+"""Unraisable exceptions (an exception in ``__del__``, say) and exceptions
+in threads, each reported by the test they come from.
+
+pytest queues both from process-wide hooks and, at the end of every phase of
+every test, reports all that are queued: with tests interleaved, in whichever
+test's phase ends next. While the cooperative phase runs, the hooks are
+wrapped: what comes from a test (made in its context; from a thread, while
+it runs alone) waits with that test, and pytest, reading its queue at the end
+of that test's phase, gets it there. What comes from no test stays in
+pytest's queue, for the next phase to end, as before.
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+import pytest
+
+from . import _pytest_compat as compat
+from .bridge import current_runner
+
+if TYPE_CHECKING:
+    from .capture import OutputRouting
+    from .runner import TaskRunner
+
+
+class _TestsQueue:
+    """Stands in for one of pytest's queues where pytest reads it: a test's
+    own exceptions first, then those of no test."""
+
+    def __init__(self, inbox: collections.deque[Any]) -> None:
+        self.inbox = inbox
+
+    def pop(self) -> Any:
+        runner = current_runner()
+        if runner is not None:
+            for index, (inbox, entry) in enumerate(runner.held_exceptions):
+                if inbox is self.inbox:
+                    del runner.held_exceptions[index]
+                    return entry
+        return self.inbox.pop()
+
+
+class HeldExceptions:
+    """Wraps pytest's hooks and queues for the cooperative phase."""
+
+    def __init__(self, config: pytest.Config, routing: OutputRouting) -> None:
+        self._config = config
+        self._routing = routing
+        self._undo: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        stash = self._config.stash
+        unraisable_key, thread_key = compat.EXCEPTION_QUEUES
+        for key, owner, name in ((unraisable_key, sys, "unraisablehook"), (thread_key, threading, "excepthook")):
+            inbox = stash.get(key, None)
+            if inbox is None:  # that plugin of pytest's is disabled
+                continue
+            previous = getattr(owner, name)
+            wrapper = functools.partial(self._hold, previous, inbox)
+            setattr(owner, name, wrapper)
+            stash[key] = _TestsQueue(inbox)  # type: ignore[assignment]
+            self._undo.append(functools.partial(_restore, stash, key, inbox, owner, name, previous, wrapper))
+
+    def stop(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _hold(self, previous: Callable[[Any], object], inbox: collections.deque[Any], args: Any) -> None:
+        runner = self._routing.writer()
+        if runner is None or runner.aio_task is None:  # no test's, or a finished one's
+            previous(args)
+            return
+        before = len(inbox)
+        try:
+            previous(args)  # pytest's hook: queues what it makes of it
+        finally:
+            held = [inbox.pop() for _ in range(len(inbox) - before)]
+            runner.held_exceptions.extend((inbox, entry) for entry in reversed(held))
+
+
+def _restore(stash: Any, key: Any, inbox: Any, owner: Any, name: str, previous: Any, wrapper: Any) -> None:
+    stash[key] = inbox
+    if getattr(owner, name) is wrapper:  # not replaced meanwhile
+        setattr(owner, name, previous)
+
+
+def release(runner: TaskRunner) -> None:
+    """The test is done: what it caused and pytest did not get yet goes back
+    in pytest's queues, for the next phase to end."""
+    held = runner.held_exceptions
+    while held:
+        inbox, entry = held.pop(0)
+        inbox.append(entry)
