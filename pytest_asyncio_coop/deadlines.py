@@ -10,6 +10,11 @@ loop, a deadline still goes off by the real clock, so every test still ends.
 The thread sleeps until the earliest deadline, then hands the callback to the
 loop (``call_soon_threadsafe``): nothing polls.
 
+Deadlines and durations read the real clocks, held out of reach of tools
+that replace the time module's functions, and any module attribute that
+holds one, while a test runs (freezegun): a test's frozen time must not
+stop or shift the others' deadlines.
+
 PYTEST_DONT_REWRITE
 """
 
@@ -21,6 +26,21 @@ import itertools
 import threading
 import time
 from typing import Callable
+
+# the real clocks, in a container: freezegun replaces module attributes that
+# are the time module's functions, but looks no further
+_REAL_CLOCKS = (time.monotonic, time.perf_counter)
+
+
+def monotonic() -> float:
+    """``time.monotonic()``, whatever a test did to the time module."""
+    return _REAL_CLOCKS[0]()
+
+
+def perf_counter() -> float:
+    """``time.perf_counter()``, whatever a test did to the time module."""
+    return _REAL_CLOCKS[1]()
+
 
 # a heap this long is rebuilt without its cancelled deadlines
 _COMPACT_AT = 1024
@@ -93,7 +113,7 @@ class Deadlines:
                 if not heap:
                     self._changed.wait()
                     continue
-                wait = heap[0][0] - time.monotonic()
+                wait = heap[0][0] - monotonic()
                 if wait > 0:
                     self._changed.wait(min(wait, _LONGEST_WAIT))
                     continue

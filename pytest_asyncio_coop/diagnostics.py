@@ -21,13 +21,13 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
 from .bridge import await_only, task_owner
+from .deadlines import perf_counter
 
 if TYPE_CHECKING:
     from .runner import TaskRunner
@@ -173,13 +173,13 @@ class Watchdog:
         os.close(self._stderr)
 
     def step_begins(self, runner: TaskRunner) -> None:
-        self._current = (runner, time.perf_counter())
+        self._current = (runner, perf_counter())
 
     def step_ends(self, runner: TaskRunner) -> None:
         current, self._current = self._current, None
         if current is None or current[0] is not runner:
             return
-        duration = time.perf_counter() - current[1]
+        duration = perf_counter() - current[1]
         if duration > self.threshold:
             sampled = self._sampled
             location = sampled[1] if sampled is not None and sampled[0] == current[1] else None
@@ -199,7 +199,7 @@ class Watchdog:
             if current is None:
                 continue
             runner, began = current
-            held = time.perf_counter() - began
+            held = perf_counter() - began
             if held < first_look:
                 wait = max(0.01, first_look - held)
                 continue

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import isolation, unraisable
 from .bridge import current_task_runner, run_in_greenlet, task_owner
 from .capture import TaskOutput
+from .deadlines import monotonic
 from .manager import HookFailure
 from .models import Task, TaskState, TimeoutAction
 
@@ -105,7 +105,7 @@ class TaskRunner:
         task_owner.set(self)
         task = self.task
         task.state = TaskState.RUNNING
-        task.started_at = time.monotonic()
+        task.started_at = monotonic()
         self.scheduler.started()
         self._arm_on_wait(task.started_at + task.timeout)
         self.call_hook(self.hooks.on_task_start, self.setup_failures, task=task)
@@ -113,13 +113,13 @@ class TaskRunner:
             await run_in_greenlet(self._protocol, self)
             while self._retry():
                 task.attempt += 1
-                self._arm_on_wait(time.monotonic() + task.timeout)
+                self._arm_on_wait(monotonic() + task.timeout)
                 await run_in_greenlet(self._protocol, self)
         finally:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            task.finished_at = time.monotonic()
+            task.finished_at = monotonic()
             if task.state is TaskState.RUNNING:
                 task.state = TaskState.FINISHED
             self.globals.finish()
@@ -200,7 +200,7 @@ class TaskRunner:
     def limit(self, seconds: float, source: str) -> None:
         """Another plugin's timeout of ``seconds`` from now (pytest-timeout's):
         the deadline moves that close if it was later, until :meth:`unlimit`."""
-        deadline = time.monotonic() + seconds
+        deadline = monotonic() + seconds
         if self.task.deadline is not None and deadline >= self.task.deadline:
             return
         self._limited = (self.task.deadline, self.task.timeout, self.timeout_source)
@@ -233,14 +233,14 @@ class TaskRunner:
 
     def _on_deadline(self) -> None:
         self._timer = None
-        if self.task.deadline > time.monotonic() + _EARLY:  # postponed meanwhile
+        if self.task.deadline > monotonic() + _EARLY:  # postponed meanwhile
             self._set_timer()
             return
         action = self.call_hook(self.hooks.on_task_timeout, self.teardown_failures, task=self.task)
         if action is not None and not isinstance(action, TimeoutAction):
             self.teardown_failures.append(HookFailure(f"on_task_timeout returned {action!r}, not a TimeoutAction"))
         elif action is not None and action.extend_by is not None:
-            self._arm(time.monotonic() + action.extend_by)
+            self._arm(monotonic() + action.extend_by)
             return
         self.task.state = TaskState.TIMED_OUT
         self._timing_out = True
@@ -292,6 +292,6 @@ class TaskRunner:
                 f"  {frame.filename}:{frame.lineno} in {frame.name}\n" for frame in self.task.timeout_stack
             )
         # Teardown still runs, uncancelled, but is bounded by a fresh deadline.
-        self._arm(time.monotonic() + timeout)
+        self._arm(monotonic() + timeout)
         self.timed_out = TaskTimeout(message.rstrip())
         return self.timed_out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import time
 import traceback
 import warnings
 from collections import deque
@@ -24,7 +23,7 @@ import pytest
 from .bridge import current_task_runner
 from .capture import OutputRouting
 from .concurrency import FixtureInstances
-from .deadlines import Deadlines
+from .deadlines import Deadlines, monotonic
 from .diagnostics import LoopBlocked, Watchdog, where
 from .manager import HookFailure, Manager
 from .models import Admission, LockInfo, Settings, Task
@@ -102,7 +101,7 @@ class Scheduler:
 
     def add(self, items: list[pytest.Item], *, ordered: bool) -> None:
         """Queue tasks for ``items``; ``ordered``: let ``order_tasks`` order them."""
-        now = time.monotonic()
+        now = monotonic()
         known = self.durations.known
         tasks = [self._new_task(item, self.settings.task_timeout, now, known.get(item.nodeid)) for item in items]
         if ordered:

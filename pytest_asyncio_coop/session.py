@@ -13,7 +13,6 @@ import contextlib
 import gc
 import logging
 import signal
-import time
 from typing import Any, Callable, ContextManager, Iterator
 
 import pytest
@@ -23,6 +22,7 @@ from . import isolation, protocol
 from .bridge import current_runner, drop_idle_greenlets, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
+from .deadlines import monotonic
 from .manager import HookFailure
 from .models import Settings
 from .diagnostics import task_factory
@@ -102,7 +102,7 @@ class CooperativeRun:
             pluginmanager.register(protocol, "asyncio_coop.protocol")
         # set when the first cooperative item arrives
         self.loop: asyncio.AbstractEventLoop | None = None
-        # time.monotonic() when the loop last stopped (between an xdist worker's items)
+        # monotonic() when the loop last stopped (between an xdist worker's items)
         self._stopped_at: float | None = None
         self._ctrl_c = CtrlC()
 
@@ -174,13 +174,13 @@ class CooperativeRun:
         assert loop is not None
         if self._stopped_at is not None:
             # Before the deadlines that came due meanwhile are handled: they move on.
-            self.scheduler.postpone(time.monotonic() - self._stopped_at)
+            self.scheduler.postpone(monotonic() - self._stopped_at)
         try:
             loop.run_until_complete(awaitable)
         except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
             self.scheduler.interrupt(exc)
         finally:
-            self._stopped_at = time.monotonic()
+            self._stopped_at = monotonic()
 
     def finish(self) -> None:
         """Run what is queued to the end, tear down what is left, close the loop."""

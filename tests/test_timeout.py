@@ -305,6 +305,36 @@ def test_a_test_patching_the_loops_clock_does_not_time_out_the_others(pytester):
     result.stdout.fnmatch_lines(["cooperative: 2 tests in *; their durations add up to 0.* s"])
 
 
+def test_a_test_freezing_the_time_module_leaves_the_deadlines_and_durations_real(pytester):
+    # freezegun replaces time.monotonic (and any module attribute holding
+    # it) while a test runs. The loop's clock stands still for every test
+    # then, as documented; deadlines and durations must still go by the real
+    # clock, or the run hangs and the summary is nonsense.
+    pytest.importorskip("freezegun")
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+        from freezegun import freeze_time
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_frozen_across_an_await():
+            with freeze_time("2020-01-01"):
+                await asyncio.sleep(0.2)
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_other():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        ["E *TaskTimeout: timed out after 1.0 s *", "cooperative: 2 tests in 1.* s; their durations add up to 2.* s"]
+    )
+
+
 def test_a_timeout_goes_off_even_when_the_loops_clock_stands_still(pytester):
     # Two tests that patch loop.time undo each other's patches and can leave
     # it frozen: no loop timer goes off again. Deadlines are kept by the real
