@@ -29,6 +29,7 @@ from .diagnostics import task_factory
 from .interrupt import CtrlC
 from .plugin import BLOCKS, SUMMARY, hook_manager
 from .scheduler import Scheduler, _active
+from .shims import RerunDelay
 from .unraisable import HeldExceptions
 
 _LOG_HOOKS = frozenset({"pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"})
@@ -140,6 +141,7 @@ class CooperativeRun:
         self._executor = compat.hook_executor(config.pluginmanager, sorted(_LOG_HOOKS), _hold_back_logs)
         self._routing = OutputRouting(config)
         self._held = HeldExceptions(config, self._routing)
+        self._rerun_delay = RerunDelay()
         self.scheduler = Scheduler(
             self.session, self.settings, self.manager, self.instances, self._executor.original, self._routing,
             self._replaying,
@@ -164,6 +166,7 @@ class CooperativeRun:
         isolation.begin()
         self._routing.start()
         self._held.start()
+        self._rerun_delay.start()
         self.scheduler.watchdog.start()
         self.scheduler.deadlines.start(loop)
         self._ctrl_c.attach(loop, self.scheduler)
@@ -207,6 +210,7 @@ class CooperativeRun:
         finally:
             self.scheduler.watchdog.stop()
             self.scheduler.deadlines.close()
+            self._rerun_delay.stop()
             self._held.stop()
             self._routing.stop()
             _active.clear()

@@ -3,6 +3,7 @@ hypothesis, pytest-asyncio, pytest-cov, pytest-mock, pytest-randomly,
 junitxml, uvloop, and SQLAlchemy's asyncio layer (greenlets of its own)."""
 
 import re
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -480,6 +481,33 @@ def test_a_test_run_again_keeps_the_shared_fixtures_it_is_the_last_to_use(pytest
     result = pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", cap)
     assert result.parseoutcomes() == outcomes
     assert (pytester.path / "events.txt").read_text() == "db up / conn up / conn down / db down"
+
+
+def test_the_delay_before_a_rerun_lets_the_other_tests_run(pytester):
+    # pytest-rerunfailures sleeps between attempts, in the test's protocol:
+    # on the loop's thread, that held every other test.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        attempts = []
+
+        @pytest.mark.asyncio_cooperative
+        async def test_flaky():
+            attempts.append(None)
+            assert len(attempts) > 1
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_other(n):
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--reruns", "1", "--reruns-delay", "1", "--asyncio-blocking=error")
+    assert result.parseoutcomes() == {"passed": 4, "rerun": 1}
+    assert "blocked the event loop" not in result.stdout.str()
+    assert sys.modules["pytest_rerunfailures"].time is time  # put back
 
 
 def test_a_rerun_does_not_drop_other_tests_teardowns(pytester):
