@@ -8,7 +8,10 @@ yields to the loop they are saved and the outside values come back:
 * the ``warnings`` module's filters and ``showwarning`` hooks (hazard 7):
   ``warnings.catch_warnings`` in pytest's per-test wrapper, in ``recwarn`` or
   in ``pytest.warns`` stays the test's own, on every Python version;
-* logger levels set with ``caplog.set_level`` / ``caplog.at_level``.
+* logger levels set with ``caplog.set_level`` / ``caplog.at_level``;
+* when pytest-randomly reseeds them for each test, the states of the
+  ``random`` module and of numpy's global generator: a test's draws then
+  depend on the seed alone, not on how the tests interleave.
 
 PYTEST_DONT_REWRITE
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import sys
 import warnings
 from typing import Any
 
@@ -24,6 +29,8 @@ CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 
 # the values outside any test, captured when the cooperative phase begins
 _outside: dict[str, Any] = {}
+# whether each test draws from random states of its own
+_own_random = False
 
 
 def _warning_state() -> tuple[Any, ...]:
@@ -45,15 +52,32 @@ def _set_warning_state(state: tuple[Any, ...]) -> None:
     warnings.showwarning, warnings._showwarnmsg_impl = state[1], state[2]  # type: ignore[attr-defined]
 
 
-def begin() -> None:
-    """Record the outside values, at the start of the cooperative phase."""
+def _random_state() -> tuple[Any, Any]:
+    numpy_random = sys.modules.get("numpy.random")
+    return random.getstate(), numpy_random.get_state() if numpy_random is not None else None
+
+
+def _set_random_state(state: tuple[Any, Any]) -> None:
+    random.setstate(state[0])
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None and state[1] is not None:
+        numpy_random.set_state(state[1])
+
+
+def begin(own_random: bool = False) -> None:
+    """Record the outside values, at the start of the cooperative phase;
+    ``own_random``: give each test random states of its own."""
+    global _own_random
     _outside["warnings"] = _warning_state()
+    _own_random = own_random
 
 
 def end() -> None:
     """Put the outside values back, at the end of the cooperative phase."""
+    global _own_random
     _set_warning_state(_outside.pop("warnings"))
     os.environ.pop(CURRENT_TEST_VAR, None)
+    _own_random = False
 
 
 class TaskGlobals:
@@ -66,11 +90,15 @@ class TaskGlobals:
         self.logger_levels: dict[str | None, int] = {}
         # logger name -> level outside any test
         self._outside_levels: dict[str | None, int] = {}
+        # the random states as the test's code last left them
+        self.random_state: tuple[Any, Any] | None = None
 
     def enter(self) -> None:
         """The test's code is about to run."""
         if self.current_test is not None:
             os.environ[CURRENT_TEST_VAR] = self.current_test
+        if self.random_state is not None:
+            _set_random_state(self.random_state)
         if _differs(self.warnings, _warning_state()):
             _set_warning_state(self.warnings)
         for name, level in self.logger_levels.items():
@@ -79,6 +107,8 @@ class TaskGlobals:
     def leave(self) -> None:
         """The test's code yielded to the loop."""
         self.current_test = os.environ.pop(CURRENT_TEST_VAR, None)
+        if _own_random:
+            self.random_state = _random_state()
         self.warnings = _warning_state()
         if _differs(self.warnings, _outside["warnings"]):
             _set_warning_state(_outside["warnings"])

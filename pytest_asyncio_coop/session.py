@@ -163,7 +163,9 @@ class CooperativeRun:
             gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
         _active["scheduler"] = self.scheduler
-        isolation.begin()
+        # pytest-randomly reseeds the random module at each phase of each test
+        isolation.begin(own_random=config.pluginmanager.hasplugin("randomly")
+                        and bool(config.getoption("randomly_reset_seed", True)))
         self._routing.start()
         self._held.start()
         self._rerun_delay.start()

@@ -510,6 +510,45 @@ def test_the_delay_before_a_rerun_lets_the_other_tests_run(pytester):
     assert sys.modules["pytest_rerunfailures"].time is time  # put back
 
 
+def test_with_pytest_randomly_each_test_draws_by_the_seed_alone(pytester, monkeypatch):
+    # pytest-randomly reseeds the random module for each test: a test's draws
+    # after an await must not depend on what the others drew meanwhile.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:asyncio")
+    pytester.makeconftest(
+        """
+        DRAWS = {}
+
+        def pytest_sessionfinish(session):
+            with open("draws.txt", "w") as f:
+                f.write(repr(sorted(DRAWS.items())))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import random
+
+        import pytest
+
+        from conftest import DRAWS
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_draws(n):
+            draws = [random.random()]
+            for i in range(3):
+                await asyncio.sleep(0.01 * ((n + i) % 3))
+                draws.append(random.random())
+            DRAWS[n] = draws
+        """
+    )
+    runs = []
+    for cap in ("1", "10"):
+        pytester.runpytest("-p", "randomly", "--randomly-seed=123", "--max-asyncio-tasks", cap).assert_outcomes(passed=4)
+        runs.append((pytester.path / "draws.txt").read_text())
+    assert runs[0] == runs[1]
+
+
 def test_a_rerun_does_not_drop_other_tests_teardowns(pytester):
     pytester.makepyfile(
         """
