@@ -46,6 +46,7 @@ __all__ = [
     "global_sys_captures",
     "requesting_item",
     "EXCEPTION_QUEUES",
+    "live_log_section",
     "LogCaptureHandler",
     "caplog_handler_key",
     "caplog_records_key",
@@ -149,3 +150,13 @@ from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_record
 #: where pytest keeps its queues of unraisable exceptions and of exceptions
 #: in threads (absent when that plugin is disabled)
 EXCEPTION_QUEUES = (unraisable_exceptions, thread_exceptions)
+
+
+def live_log_section(handler, title: str) -> None:
+    """Have the live-logging handler open a section titled ``live log
+    <title>`` before its next record, unless it is in that one: its section
+    is private state (``_LiveLoggingStreamHandler._when``); the handler of a
+    run without live logging has none."""
+    if getattr(handler, "_when", title) != title:
+        handler._when = title
+        handler._section_name_shown = False

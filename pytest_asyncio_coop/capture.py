@@ -169,6 +169,7 @@ class OutputRouting:
                 setattr(sys, name, _Router(name, stream, stream, False, self, sections=False))
         if self._logging is not None:
             self._logging._runtest_for = self._runtest_for
+            self._label_live_log(self._logging.log_cli_handler)
             root = logging.getLogger()
             root.addHandler(self._root_handler)
             level = self._logging.log_level
@@ -191,10 +192,25 @@ class OutputRouting:
             self._streams.clear()
         if self._logging is not None:
             del self._logging._runtest_for
+            vars(self._logging.log_cli_handler).pop("emit", None)
             root = logging.getLogger()
             root.removeHandler(self._root_handler)
             if self._root_level is not None:
                 root.setLevel(self._root_level)
+
+    def _label_live_log(self, live: logging.Handler) -> None:
+        """Live logging (``log_cli``): records print as they come, each test's
+        under a section that names it and its phase, opened whenever the
+        test whose record it is changes."""
+        emit = live.emit
+
+        def labelled_emit(record: logging.LogRecord) -> None:
+            runner = self.writer()
+            if runner is not None:
+                compat.live_log_section(live, f"{runner.phase} ({runner.task.nodeid})")
+            emit(record)
+
+        live.emit = labelled_emit  # type: ignore[method-assign]
 
     def _new_handlers(self) -> list[logging.Handler]:
         handlers = []

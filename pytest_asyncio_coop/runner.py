@@ -149,9 +149,9 @@ class TaskRunner:
 
     def will_retry(self) -> bool:
         """At its teardown: whether it failed so far and will run again (``flakey``)."""
-        return self.retries_on_failure() and any(
+        return any(
             call[2]["report"].failed for call in self.logs if call[0] == "pytest_runtest_logreport"
-        )
+        ) and self.retries_on_failure()
 
     def _retry(self) -> bool:
         """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""

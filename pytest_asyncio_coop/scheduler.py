@@ -227,7 +227,10 @@ class Scheduler:
 
     def _start(self, task: Task, failure: HookFailure | None) -> None:
         runner = TaskRunner(task, self)
-        runner.setup_failures.extend(f for f in (self.session_failure, failure) if f is not None)
+        if self.session_failure is not None:
+            runner.setup_failures.append(self.session_failure)
+        if failure is not None:
+            runner.setup_failures.append(failure)
         late_problem = task.item.stash.get(LATE_MARKER_PROBLEM, None)
         if late_problem is not None:
             runner.setup_failures.append(pytest.fail.Exception(late_problem, pytrace=False))

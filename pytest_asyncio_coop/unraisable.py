@@ -6,7 +6,8 @@ every test, reports all that are queued: with tests interleaved, in whichever
 test's phase ends next. While the cooperative phase runs, the hooks are
 wrapped: what comes from a test (made in its context; from a thread, while
 it runs alone) waits with that test, and pytest, reading its queue at the end
-of that test's phase, gets it there. What comes from no test stays in
+of that test's phase, gets it there (a stand-in for the queue is in place
+while a test holds any). What comes from no test stays in
 pytest's queue, for the next phase to end, as before.
 
 PYTEST_DONT_REWRITE
@@ -31,24 +32,40 @@ if TYPE_CHECKING:
 
 
 class _TestsQueue:
-    """Stands in for one of pytest's queues where pytest reads it: a test's
-    own exceptions first, then those of no test."""
+    """Stands in for one of pytest's queues where pytest reads it, while a
+    test holds exceptions from it: that test's own first, then those of no
+    test. With none held, pytest's own queue is in place."""
 
-    def __init__(self, inbox: collections.deque[Any]) -> None:
+    def __init__(self, stash: Any, key: Any, inbox: collections.deque[Any]) -> None:
+        self._stash = stash
+        self._key = key
         self.inbox = inbox
+        # how many tests' exceptions wait in runners
+        self._held = 0
+
+    def hold(self, runner: TaskRunner, entry: Any) -> None:
+        runner.held_exceptions.append((self, entry))
+        self._held += 1
+        self._stash[self._key] = self
+
+    def given_back(self) -> None:
+        self._held -= 1
+        if not self._held and self._stash.get(self._key, None) is self:
+            self._stash[self._key] = self.inbox
 
     def pop(self) -> Any:
         runner = current_runner()
         if runner is not None:
-            for index, (inbox, entry) in enumerate(runner.held_exceptions):
-                if inbox is self.inbox:
+            for index, (queue, entry) in enumerate(runner.held_exceptions):
+                if queue is self:
                     del runner.held_exceptions[index]
+                    self.given_back()
                     return entry
         return self.inbox.pop()
 
 
 class HeldExceptions:
-    """Wraps pytest's hooks and queues for the cooperative phase."""
+    """Wraps pytest's hooks for the cooperative phase."""
 
     def __init__(self, config: pytest.Config, routing: OutputRouting) -> None:
         self._config = config
@@ -63,26 +80,26 @@ class HeldExceptions:
             if inbox is None:  # that plugin of pytest's is disabled
                 continue
             previous = getattr(owner, name)
-            wrapper = functools.partial(self._hold, previous, inbox)
+            wrapper = functools.partial(self._hold, previous, _TestsQueue(stash, key, inbox))
             setattr(owner, name, wrapper)
-            stash[key] = _TestsQueue(inbox)  # type: ignore[assignment]
             self._undo.append(functools.partial(_restore, stash, key, inbox, owner, name, previous, wrapper))
 
     def stop(self) -> None:
         while self._undo:
             self._undo.pop()()
 
-    def _hold(self, previous: Callable[[Any], object], inbox: collections.deque[Any], args: Any) -> None:
+    def _hold(self, previous: Callable[[Any], object], queue: _TestsQueue, args: Any) -> None:
         runner = self._routing.writer()
         if runner is None or runner.aio_task is None:  # no test's, or a finished one's
             previous(args)
             return
+        inbox = queue.inbox
         before = len(inbox)
         try:
             previous(args)  # pytest's hook: queues what it makes of it
         finally:
-            held = [inbox.pop() for _ in range(len(inbox) - before)]
-            runner.held_exceptions.extend((inbox, entry) for entry in reversed(held))
+            for entry in reversed([inbox.pop() for _ in range(len(inbox) - before)]):
+                queue.hold(runner, entry)
 
 
 def _restore(stash: Any, key: Any, inbox: Any, owner: Any, name: str, previous: Any, wrapper: Any) -> None:
@@ -96,5 +113,6 @@ def release(runner: TaskRunner) -> None:
     in pytest's queues, for the next phase to end."""
     held = runner.held_exceptions
     while held:
-        inbox, entry = held.pop(0)
-        inbox.append(entry)
+        queue, entry = held.pop(0)
+        queue.inbox.append(entry)
+        queue.given_back()

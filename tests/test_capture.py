@@ -404,3 +404,41 @@ def test_output_of_threads_belongs_to_the_test_running_alone(pytester):
     # what it writes and logs can only be that test's, as in plain pytest.
     pytester.makepyfile(THREAD_OUTPUT)
     pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks=1").assert_outcomes(passed=2)
+
+
+def test_live_log_sections_name_the_test_whose_records_follow(pytester):
+    # log_cli prints records as they come: with tests interleaved, a section
+    # header that only says "live log call" would put them under the wrong test.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        log = logging.getLogger("app")
+
+        @pytest.fixture
+        def resource(n):
+            log.warning("setting up for %s", n)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_log(resource, n):
+            log.warning("start %s", n)
+            await asyncio.sleep(0.05 * (3 - n))
+            log.warning("end %s", n)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-o", "log_cli=true", "-o", "log_cli_level=WARNING")
+    result.assert_outcomes(passed=3)
+    section = None
+    records = []
+    for line in result.stdout.lines:
+        if " live log " in line:
+            section = line.strip("- ")
+        elif line.startswith("WARNING "):
+            records.append((section, line.split()[-1], line.split()[-2]))
+    assert len(records) == 9
+    for section, n, word in records:
+        phase = "setup" if word == "for" else "call"
+        assert section == f"live log {phase} (test_live_log_sections_name_the_test_whose_records_follow.py::test_log[{n}])"
