@@ -111,7 +111,10 @@ class Bench:
         self.workdir = Path(tempfile.mkdtemp(prefix="coop-bench-"))
         # Bytecode is cached, as pip leaves an installed package: compiling
         # this plugin's modules anew in every run would count against it.
+        # Only pytest and the plugin measured are loaded: whatever else the
+        # environment has installed weighs on neither side.
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         self.upstream_python = None if quick else self._upstream_venv()
 
     def _upstream_venv(self) -> str | None:
@@ -130,9 +133,9 @@ class Bench:
         directory.mkdir(exist_ok=True)
         for filename, source in files.items():
             (directory / filename).write_text(source)
-        cmd = [python or sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:asyncio", *args]
-        if plain:
-            cmd += ["-p", "no:asyncio_coop"]
+        cmd = [python or sys.executable, "-m", "pytest", "-q", *args]
+        if not plain:
+            cmd += ["-p", "asyncio-cooperative" if python else "asyncio_coop"]
         best = None
         for _ in range(repeat):
             out = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=directory, capture_output=True, text=True,

@@ -156,6 +156,9 @@ class Watchdog:
         self._sampled: tuple[float, traceback.FrameSummary | None] | None = None
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
+        # set by the first step to begin while the thread waits for one
+        self._wake = threading.Event()
+        self._idle = False
         self._thread = threading.Thread(target=self._watch, name="pytest-asyncio-coop watchdog", daemon=True)
         #: set when a test that never yields ends the run (by SIGINT)
         self.ended = False
@@ -168,12 +171,16 @@ class Watchdog:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
         os.close(self._stderr)
 
     def step_begins(self, runner: TaskRunner) -> None:
         self._current = (runner, perf_counter())
+        if self._idle:  # the thread waits for a step to begin
+            self._idle = False
+            self._wake.set()
 
     def step_ends(self, runner: TaskRunner) -> None:
         current, self._current = self._current, None
@@ -197,6 +204,13 @@ class Watchdog:
             wait = first_look
             current = self._current
             if current is None:
+                # No test's code runs (the loop waits, or pytest reports):
+                # sleep until a step begins.
+                self._idle = True
+                if self._current is None:
+                    self._wake.wait()
+                self._wake.clear()
+                self._idle = False
                 continue
             runner, began = current
             held = perf_counter() - began

@@ -155,11 +155,11 @@ class TaskRunner:
 
     def _retry(self) -> bool:
         """A failed ``flakey`` test runs once more; its failure is shown as a rerun."""
-        reports = [call[2]["report"] for call in self.logs if call[0] == "pytest_runtest_logreport"]
-        if not any(report.failed for report in reports) or not self.retries_on_failure():
+        if not self.will_retry():
             return False
-        for report in reports:
-            if report.failed:
+        for call in self.logs:
+            report = call[2].get("report")
+            if call[0] == "pytest_runtest_logreport" and report.failed:
                 report.outcome = "rerun"  # a copy, made when it was held back
         if self._timer is not None:
             self._timer.cancel()
