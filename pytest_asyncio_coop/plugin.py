@@ -299,17 +299,26 @@ def is_cooperative(item: pytest.Item) -> bool:
     done: a conftest's ``pytest_collection_modifyitems`` may add the marker)."""
     known = item.stash.get(_COOPERATIVE, None)
     if known is None:
-        # unittest's test cases run themselves (IsolatedAsyncioTestCase makes its own loop)
-        known = (
-            isinstance(item, pytest.Function)
-            and type(item).__name__ != "TestCaseFunction"
-            and item.get_closest_marker(MARKER) is not None
-        )
-        if not known and auto_mode(item.config):
-            from .automode import is_cooperative as automatic
+        known = _settle_cooperative(item, _marks(item))
+    return known
 
-            known = automatic(item)
-        item.stash[_COOPERATIVE] = known
+
+def _marks(item: pytest.Item) -> list[pytest.Mark]:
+    """The item's asyncio_cooperative marks, closest first; none for what is
+    not a test function, or is a unittest case (which runs itself:
+    IsolatedAsyncioTestCase makes its own loop)."""
+    if not isinstance(item, pytest.Function) or type(item).__name__ == "TestCaseFunction":
+        return []
+    return list(item.iter_markers(MARKER))
+
+
+def _settle_cooperative(item: pytest.Item, marks: list[pytest.Mark]) -> bool:
+    known = bool(marks)
+    if not known and auto_mode(item.config):
+        from .automode import is_cooperative as automatic
+
+        known = automatic(item)
+    item.stash[_COOPERATIVE] = known
     return known
 
 
@@ -412,10 +421,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     all_cooperative = True
     checked = []
     for item in session.items:
-        if not is_cooperative(item):
+        marks = _marks(item)  # as they are now, after pytest_collection_modifyitems
+        if not item.stash.get(_COOPERATIVE, None) and not _settle_cooperative(item, marks):
             all_cooperative = False
             continue
-        marks = list(item.iter_markers(MARKER))
         if len(marks) != item.stash.get(_MARKS_CHECKED, 0):
             problem = _marker_problem(item, hook_manager(item.config), marks)
             if problem is not None:
@@ -448,7 +457,7 @@ def _use_pytest_asyncio_loop_factory(config: pytest.Config, items: list[pytest.I
 
 
 def _checked(collector: pytest.Collector, node: object) -> object:
-    marks = list(node.iter_markers(MARKER)) if isinstance(node, pytest.Function) else []
+    marks = _marks(node) if isinstance(node, pytest.Item) else []
     if not marks:
         return node
     node.stash[_MARKS_CHECKED] = len(marks)
