@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pytest
 
 from . import _pytest_compat as compat
-from .plugin import dotted, runs_elsewhere
+from .plugin import dotted, on_another_library
 
 # pytest-asyncio's ini keys, with its defaults, for runs without it
 PYTEST_ASYNCIO_INI = {
@@ -102,12 +102,12 @@ def uses_async_fixture(item: pytest.Item) -> bool:
 
 def is_cooperative(item: pytest.Item) -> bool:
     """In auto mode: async tests, and tests that use async fixtures, but for
-    those another plugin runs (anyio's, pytest-trio's)."""
+    those on another event loop library (anyio's trio tests, pytest-trio's)."""
     return (
         isinstance(item, pytest.Function)
         and type(item).__name__ != "TestCaseFunction"
         and (inspect.iscoroutinefunction(getattr(item, "obj", None)) or uses_async_fixture(item))
-        and not runs_elsewhere(item)
+        and not on_another_library(item)
     )
 
 

@@ -348,6 +348,11 @@ class _Stack(dict):  # type: ignore[type-arg]
     def __delitem__(self, node: object) -> None:
         pass
 
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Ignored too: pytest-rerunfailures puts back what it deleted, from
+        one module-global dict for all tests, which under concurrency holds
+        other tests' entries as they were."""
+
 
 class SetupState:
     """A reference-counted replacement for pytest's SetupState (hazard 3).

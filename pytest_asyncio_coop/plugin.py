@@ -322,18 +322,26 @@ def _settle_cooperative(item: pytest.Item, marks: list[pytest.Mark]) -> bool:
     return known
 
 
-# markers of the plugins that run async tests on their own (anyio's, pytest-trio's)
-_OTHER_RUNNERS = ("anyio", "trio")
-
-
 def runs_elsewhere(item: pytest.Item | None) -> bool:
-    """Whether another plugin runs this test and its async fixtures: anyio
-    (its marker, or its ``anyio_backend`` fixture), pytest-trio. Auto mode
-    leaves such tests to it."""
+    """Whether, when it is not cooperative, another plugin runs this test and
+    its async fixtures: anyio (its ``anyio_backend`` fixture) or pytest-trio."""
     return item is not None and (
-        "anyio_backend" in getattr(item, "fixturenames", ())
-        or any(item.get_closest_marker(name) is not None for name in _OTHER_RUNNERS)
+        "anyio_backend" in getattr(item, "fixturenames", ()) or item.get_closest_marker("trio") is not None
     )
+
+
+def on_another_library(item: pytest.Item) -> bool:
+    """Whether the test runs on another event loop library than asyncio:
+    pytest-trio's, and anyio's on another backend (a parametrized
+    ``anyio_backend``). Auto mode leaves them to their plugins; anyio's tests
+    on asyncio are cooperative, as in pytest-asyncio's auto mode."""
+    if item.get_closest_marker("trio") is not None:
+        return True
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("anyio_backend") if callspec is not None else None
+    if isinstance(backend, tuple):  # (name, options)
+        backend = backend[0] if backend else None
+    return isinstance(backend, str) and backend != "asyncio"
 
 
 def marker_options(item: pytest.Item) -> dict[str, object]:

@@ -95,6 +95,8 @@ class TaskRunner:
         self.spawned: dict[asyncio.Future[Any], traceback.FrameSummary | None] = {}
         #: "setup", "call" or "teardown": the protocol phase under way
         self.phase = "setup"
+        #: set while pytest-rerunfailures waits before running it again (shims.py)
+        self.between_attempts = False
         #: set when the run stops (-x, Ctrl-C) while this task runs: it is
         #: cancelled, its teardown runs, and it is not counted
         self.stopped = False
@@ -174,7 +176,7 @@ class TaskRunner:
             return  # done already
         self.stopped = True
         self.task.state = TaskState.CANCELLED
-        if self.phase != "teardown":
+        if self.phase != "teardown" or self.between_attempts:
             self.aio_task.cancel()
 
     def call_hook(self, caller: Callable[..., Any], failures: list[HookFailure], **kwargs: Any) -> Any:
@@ -208,12 +210,14 @@ class TaskRunner:
         self._move_deadline(deadline)
 
     def unlimit(self) -> None:
-        """The test's own deadline again, unless the other one passed."""
-        if self._limited is None or self.timed_out is not None or self._timing_out:
+        """The test's own timeout again, and its deadline unless the other
+        one passed (then its teardown's fresh one stands)."""
+        if self._limited is None:
             return
         deadline, self.task.timeout, self.timeout_source = self._limited
         self._limited = None
-        self._move_deadline(deadline)
+        if self.timed_out is None and not self._timing_out:
+            self._move_deadline(deadline)
 
     def _move_deadline(self, deadline: float | None) -> None:
         if self._timer is not None:
@@ -230,6 +234,8 @@ class TaskRunner:
         for the earlier deadline, moves on when it goes off."""
         if self.task.deadline is not None:
             self.task.deadline += seconds
+        if self._limited is not None and self._limited[0] is not None:
+            self._limited = (self._limited[0] + seconds, *self._limited[1:])
 
     def _on_deadline(self) -> None:
         self._timer = None

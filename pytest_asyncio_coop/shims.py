@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from .bridge import await_only, current_runner
+from .runner import TaskTimeout
 
 
 class _LoopTime:
@@ -27,10 +28,17 @@ class _LoopTime:
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        if current_runner() is None:
+        runner = current_runner()
+        if runner is None:
             time.sleep(seconds)
-        else:
+            return
+        runner.between_attempts = True  # a stop (Ctrl-C, -x) cancels it: no more attempts
+        try:
             await_only(asyncio.sleep(seconds), label="pytest-rerunfailures' --reruns-delay")
+        except TaskTimeout:
+            pass  # the next attempt starts now, and fails with it
+        finally:
+            runner.between_attempts = False
 
 
 class RerunDelay:

@@ -222,53 +222,86 @@ def test_an_event_loop_policy_fixture_is_a_warning_that_it_is_not_used(pytester)
     )
 
 
-def test_auto_mode_leaves_anyio_tests_and_their_async_fixtures_to_anyio(pytester):
-    # A test that anyio runs (its marker, or its anyio_backend fixture) is
-    # written for anyio, whose backend may not even be asyncio; its async
-    # fixtures are anyio's to run too.
+def test_auto_mode_leaves_tests_on_another_loop_library_to_it(pytester):
+    # anyio's tests on a trio backend, and pytest-trio's, are not asyncio's:
+    # run on this plugin's loop, they would pass or fail on the wrong library.
+    # anyio's tests on asyncio are cooperative, sharing async fixtures with
+    # the others, as in pytest-asyncio's auto mode.
     pytest.importorskip("anyio")
+    pytest.importorskip("trio")
     pytester.makeconftest(
         """
+        import pytest
+
+        def pytest_sessionfinish(session):
+            import test_libraries
+            with open("ran.txt", "w") as f:
+                f.write(repr(sorted(test_libraries.RAN.items())))
+        """
+    )
+    pytester.makepyfile(
+        test_libraries="""
+        import asyncio
+        import pytest
+
+        RAN = {}
+
+        @pytest.fixture(scope="module")
+        async def loop_id():
+            await asyncio.sleep(0)
+            return id(asyncio.get_running_loop())
+
+        @pytest.fixture(params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return request.param
+
+        @pytest.mark.anyio
+        async def test_anyio(anyio_backend, request):
+            if anyio_backend == "trio":
+                import trio
+                trio.lowlevel.current_task()  # raises outside trio
+                RAN["anyio on trio"] = "trio"
+            else:
+                loop_id = request.getfixturevalue("loop_id")
+                RAN["anyio on asyncio"] = loop_id == id(asyncio.get_running_loop())
+
+        async def test_cooperative(loop_id):
+            await asyncio.sleep(0)
+            RAN["cooperative"] = loop_id == id(asyncio.get_running_loop())
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["cooperative: 2 tests in *"])
+    ran = (pytester.path / "ran.txt").read_text()
+    assert ran == "[('anyio on asyncio', True), ('anyio on trio', 'trio'), ('cooperative', True)]"
+
+
+def test_anyio_tests_outside_auto_mode_keep_their_async_fixtures_anyios(pytester):
+    # In strict mode an anyio test is not cooperative: anyio runs it, and its
+    # async fixtures, on its own loop.
+    pytest.importorskip("anyio")
+    pytester.makepyfile(
+        """
+        import asyncio
         import pytest
 
         @pytest.fixture
         def anyio_backend():
             return "asyncio"
 
-        def pytest_sessionfinish(session):
-            import test_anyio
-            with open("loops.txt", "w") as f:
-                f.write(f"{sorted(test_anyio.loops)} {len(set(test_anyio.loops.values()))}")
-        """
-    )
-    pytester.makepyfile(
-        test_anyio="""
-        import asyncio
-        import pytest
-
-        loops = {}
-
         @pytest.fixture
-        async def resource():
+        async def loop_id():
             await asyncio.sleep(0)
             return id(asyncio.get_running_loop())
 
         @pytest.mark.anyio
-        async def test_marked(resource):
-            loops["marked"] = id(asyncio.get_running_loop())
-            assert resource == loops["marked"]
+        async def test_anyio(loop_id):
+            assert loop_id == id(asyncio.get_running_loop())
 
-        async def test_using_the_backend_fixture(anyio_backend):
-            loops["backend"] = id(asyncio.get_running_loop())
-
-        async def test_cooperative(resource):
-            await asyncio.sleep(0)
-            loops["cooperative"] = id(asyncio.get_running_loop())
-            assert resource == loops["cooperative"]
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(loop_id):
+            assert loop_id == id(asyncio.get_running_loop())
         """
     )
-    result = pytester.runpytest("--asyncio-cooperative-mode=auto")
-    result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["cooperative: 1 test in *"])
-    # anyio ran each of its tests on a loop of its own
-    assert (pytester.path / "loops.txt").read_text() == "['backend', 'cooperative', 'marked'] 3"
+    pytester.runpytest().assert_outcomes(passed=2)

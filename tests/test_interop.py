@@ -549,6 +549,89 @@ def test_with_pytest_randomly_each_test_draws_by_the_seed_alone(pytester, monkey
     assert runs[0] == runs[1]
 
 
+def test_a_timeout_or_a_stop_during_the_delay_before_a_rerun(pytester):
+    # The delay waits on the loop: a timeout there is the next attempt's
+    # failure, not an error of the run; after -x stops the run, no attempt
+    # starts again.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative(timeout=1)
+        async def test_times_out_in_the_delay():
+            await asyncio.sleep(0.1)
+            assert False
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other():
+            await asyncio.sleep(2.5)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--reruns", "2", "--reruns-delay", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.parseoutcomes() == {"passed": 1, "failed": 1, "rerun": 2}
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.flaky(reruns=1, reruns_delay=2)
+        async def test_flaky():
+            with open("attempts.txt", "a") as f:
+                f.write("attempt\\n")
+            assert False
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails_meanwhile():
+            await asyncio.sleep(0.3)
+            assert False
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert (pytester.path / "attempts.txt").read_text() == "attempt\n"
+
+
+def test_concurrent_reruns_keep_each_others_function_fixtures(pytester):
+    # pytest-rerunfailures puts back, from one dict for all tests, the setup
+    # stack entries it took away: other tests' entries, as they were then.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        attempts = {}
+
+        @pytest.fixture
+        async def res():
+            with open("log.txt", "a") as f:
+                f.write("setup\\n")
+            yield
+            with open("log.txt", "a") as f:
+                f.write("teardown\\n")
+
+        @pytest.mark.flaky(reruns=1)
+        @pytest.mark.asyncio_cooperative
+        async def test_a():
+            attempts["a"] = attempts.get("a", 0) + 1
+            await asyncio.sleep(0.1 if attempts["a"] == 1 else 0.5)
+            assert attempts["a"] > 1
+
+        @pytest.mark.flaky(reruns=1)
+        @pytest.mark.asyncio_cooperative
+        async def test_c(res):
+            attempts["c"] = attempts.get("c", 0) + 1
+            await asyncio.sleep(0.2 if attempts["c"] == 1 else 1.0)
+            assert attempts["c"] > 1
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.parseoutcomes() == {"passed": 2, "rerun": 2}
+    assert (pytester.path / "log.txt").read_text().split() == ["setup", "teardown", "setup", "teardown"]
+
+
 def test_a_rerun_does_not_drop_other_tests_teardowns(pytester):
     pytester.makepyfile(
         """
@@ -695,6 +778,57 @@ def test_pytest_timeouts_option_and_func_only_apply_to_cooperative_tests(pyteste
         ["*_ test_marked_hangs _*", "E * timed out after 1.0 s (pytest-timeout = 1), *",
          "*_ test_unmarked_sleeps_2s _*", "E * timed out after 1.2 s (asyncio_task_timeout = 1.2), *"]
     )
+
+
+def test_pytest_timeouts_with_flakey_and_xdist(pytester):
+    # After a pytest-timeout timeout, the flakey retry has the test's own
+    # timeout again; under xdist, the time the worker's loop stood still
+    # moves the test's own deadline too, while pytest-timeout's replaced it.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        test_flakey="""
+        import asyncio
+        import pytest
+
+        attempts = []
+
+        @pytest.fixture
+        async def slow_setup():
+            await asyncio.sleep(1.5)
+
+        @pytest.mark.asyncio_cooperative(timeout=5)
+        @pytest.mark.flakey
+        async def test_retried(slow_setup):
+            attempts.append(None)
+            await asyncio.sleep(3 if len(attempts) == 1 else 0)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-p", "timeout", "--timeout", "1", "-o", "timeout_func_only=true",
+                                "test_flakey.py")
+    assert result.parseoutcomes() == {"passed": 1, "rerun": 1}
+    pytester.makepyfile(
+        test_xdist="""
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.fixture
+        async def fx():
+            yield
+            await asyncio.sleep(0.5)
+
+        @pytest.mark.asyncio_cooperative(timeout=3)
+        async def test_coop(fx):
+            await asyncio.sleep(1)
+
+        @pytest.mark.timeout(10)
+        def test_sync_after():
+            time.sleep(4)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "timeout", "-n", "1", "--timeout", "2",
+                                           "-o", "timeout_func_only=true", "test_xdist.py")
+    result.assert_outcomes(passed=2)
 
 
 def test_unittest_async_test_cases_are_left_to_unittest(pytester):
