@@ -96,7 +96,13 @@ class Scheduler:
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._context = contextvars.copy_context()  # no test's: where tests are admitted
         self._admit()
-        await self._done
+        while not self._done.done():
+            try:
+                await asyncio.shield(self._done)
+            except asyncio.CancelledError:
+                # A test cancelled every task on the loop (a signal handler's
+                # clean-up, say): this one is not the test's to cancel.
+                survive_cancellation()
         self._replay_finished()
 
     def add(self, items: list[pytest.Item], *, ordered: bool) -> None:
@@ -339,6 +345,14 @@ class Scheduler:
             self._replay_finished()
         except Exception as exc:  # pytest.exit() in a hook that logs reports
             self.interrupt(exc)
+
+
+def survive_cancellation() -> None:
+    """The current task of this plugin's own caught a cancellation that a
+    test's code made (cancelling every task): it goes on as if none came."""
+    task = asyncio.current_task()
+    if task is not None and hasattr(task, "uncancel"):  # Python 3.11+
+        task.uncancel()
 
 
 class Durations:

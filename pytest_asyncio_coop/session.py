@@ -28,7 +28,7 @@ from .models import Settings
 from .diagnostics import task_factory
 from .interrupt import CtrlC
 from .plugin import BLOCKS, SUMMARY, hook_manager
-from .scheduler import Scheduler, _active
+from .scheduler import Scheduler, _active, survive_cancellation
 from .shims import RerunDelay
 from .unraisable import HeldExceptions
 
@@ -132,7 +132,10 @@ class CooperativeRun:
         self.scheduler.add(items, ordered=ordered)
         if last:
             self.scheduler.close()
-        await asyncio.sleep(0)  # the admitted tests run up to their first wait
+        try:
+            await asyncio.sleep(0)  # the admitted tests run up to their first wait
+        except asyncio.CancelledError:  # by a test that cancels every task
+            survive_cancellation()
 
     def _open(self) -> None:
         self._ctrl_c.install()  # from here on, Ctrl-C waits for the loop

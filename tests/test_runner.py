@@ -495,3 +495,35 @@ def test_a_loop_left_patched_so_that_it_cannot_close_is_a_warning(pytester):
     # Signals no longer wake the loop's socket, which closes with the loop
     # (a later loop that restores it at its end would fail: EBADF).
     assert signal.set_wakeup_fd(wakeup_fd_before) == -1
+
+
+def test_a_test_cancelling_every_task_on_the_loop_does_not_end_the_run(pytester):
+    # A signal handler's clean-up in a project's code (python-engineio's)
+    # cancels every task on the loop: the plugin's own keep going, and every
+    # test after it still runs and is reported.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cancels_every_task():
+            async def handler():
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            asyncio.ensure_future(handler())
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_after(n):
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", "1")
+    result.assert_outcomes(passed=4, warnings=1)
+    assert result.ret == pytest.ExitCode.OK
+    assert "INTERNALERROR" not in result.stdout.str()
