@@ -1,7 +1,6 @@
 """Diagnostics: tests that block the event loop (summary, strict mode, a
 test that never yields), and tasks a test leaves pending."""
 
-import signal
 import subprocess
 import sys
 import time

@@ -4,7 +4,6 @@ junitxml, uvloop, and SQLAlchemy's asyncio layer (greenlets of its own)."""
 
 import re
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -282,7 +281,7 @@ def test_plain(per_module, request):
     )
     pytester.makepyfile(test_one=body, test_two=body)
     for seed in ("1", "2", "3"):
-        result = pytester.runpytest_subprocess("-p", "randomly", "-p", f"randomly", f"--randomly-seed={seed}", "-s")
+        result = pytester.runpytest_subprocess("-p", "randomly", "-p", "randomly", f"--randomly-seed={seed}", "-s")
         result.assert_outcomes(passed=12)
         (line,) = [line for line in result.outlines if "EVENTS" in line]
         assert line.split("EVENTS ", 1)[1] == str(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .spec import HANG_TIMEOUT, Fixture, Suite, Test
 
-HELPERS = f"""
+HELPERS = """
 import asyncio
 import json
 import pathlib
@@ -37,10 +37,10 @@ def event(*words):
 
 def record(report, category):
     with open(HERE / "reports.jsonl", "a") as out:
-        out.write(json.dumps({{
+        out.write(json.dumps({
             "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
             "category": category, "text": report.longreprtext,
-        }}) + "\\n")
+        }) + "\\n")
 
 
 async def hang(nodeid):
