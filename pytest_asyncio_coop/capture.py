@@ -202,6 +202,8 @@ class OutputRouting:
         """Live logging (``log_cli``): records print as they come, each test's
         under a section that names it and its phase, opened whenever the
         test whose record it is changes."""
+        if not isinstance(live, logging.StreamHandler):  # live logging is off
+            return
         emit = live.emit
 
         def labelled_emit(record: logging.LogRecord) -> None:

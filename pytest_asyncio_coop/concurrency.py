@@ -216,12 +216,12 @@ class FixtureInstances:
         pytest-asyncio, anyio or pytest-trio handles it for a test that is
         not cooperative."""
         func = fixturedef.func
-        if not cooperative and (pytest_asyncio_runs(func, self._config) or runs_elsewhere(item)):
-            return func
         twin = self._twins.get(func)
         if twin is None:
             twin = self._twins[func] = synchronous_twin(func) or func
-        return twin
+        if twin is func or cooperative:  # a sync fixture; or the bridge runs it
+            return twin
+        return func if pytest_asyncio_runs(func, self._config) or runs_elsewhere(item) else twin
 
     def resolve(self, item: pytest.Item, fixturedef: pytest.FixtureDef[Any], base: Mapping[str, Sequence[Any]]) -> pytest.FixtureDef[Any]:
         """The instance of ``fixturedef`` that ``item`` uses; ``base`` is the

@@ -70,7 +70,8 @@ class HeldExceptions:
     def __init__(self, config: pytest.Config, routing: OutputRouting) -> None:
         self._config = config
         self._routing = routing
-        self._undo: list[Callable[[], None]] = []
+        # (stash key, pytest's queue, module, hook name, pytest's hook, wrapper)
+        self._installed: list[tuple[Any, collections.deque[Any], Any, str, Any, Any]] = []
 
     def start(self) -> None:
         stash = self._config.stash
@@ -82,11 +83,14 @@ class HeldExceptions:
             previous = getattr(owner, name)
             wrapper = functools.partial(self._hold, previous, _TestsQueue(stash, key, inbox))
             setattr(owner, name, wrapper)
-            self._undo.append(functools.partial(_restore, stash, key, inbox, owner, name, previous, wrapper))
+            self._installed.append((key, inbox, owner, name, previous, wrapper))
 
     def stop(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        while self._installed:
+            key, inbox, owner, name, previous, wrapper = self._installed.pop()
+            self._config.stash[key] = inbox
+            if getattr(owner, name) is wrapper:  # not replaced meanwhile
+                setattr(owner, name, previous)
 
     def _hold(self, previous: Callable[[Any], object], queue: _TestsQueue, args: Any) -> None:
         runner = self._routing.writer()
@@ -106,12 +110,6 @@ class HeldExceptions:
                     break
             for entry in reversed(held):
                 queue.hold(runner, entry)
-
-
-def _restore(stash: Any, key: Any, inbox: Any, owner: Any, name: str, previous: Any, wrapper: Any) -> None:
-    stash[key] = inbox
-    if getattr(owner, name) is wrapper:  # not replaced meanwhile
-        setattr(owner, name, previous)
 
 
 def release(runner: TaskRunner) -> None:
