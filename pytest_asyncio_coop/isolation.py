@@ -31,6 +31,13 @@ CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 _outside: dict[str, Any] = {}
 # whether each test draws from random states of its own
 _own_random = False
+# the test whose values are in place, if any
+_entered: TaskGlobals | None = None
+
+
+def entered() -> TaskGlobals | None:
+    """The test whose values are in place now, if any."""
+    return _entered
 
 
 def _warning_state() -> tuple[Any, ...]:
@@ -95,6 +102,8 @@ class TaskGlobals:
 
     def enter(self) -> None:
         """The test's code is about to run."""
+        global _entered
+        _entered = self
         if self.current_test is not None:
             os.environ[CURRENT_TEST_VAR] = self.current_test
         if self.random_state is not None:
@@ -106,6 +115,8 @@ class TaskGlobals:
 
     def leave(self) -> None:
         """The test's code yielded to the loop."""
+        global _entered
+        _entered = None
         self.current_test = os.environ.pop(CURRENT_TEST_VAR, None)
         if _own_random:
             self.random_state = _random_state()

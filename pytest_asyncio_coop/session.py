@@ -18,7 +18,7 @@ from typing import Any, Callable, ContextManager, Iterator
 import pytest
 
 from . import _pytest_compat as compat
-from . import isolation, protocol
+from . import isolation, loopcalls, protocol
 from .bridge import current_runner, drop_idle_greenlets, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
@@ -165,6 +165,7 @@ class CooperativeRun:
             young, middle, old = self._gc_threshold
             gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
+        self._undo_loop_calls = loopcalls.install(loop)
         _active["scheduler"] = self.scheduler
         # pytest-randomly reseeds the random module at each phase of each test
         isolation.begin(own_random=config.pluginmanager.hasplugin("randomly")
@@ -233,6 +234,7 @@ class CooperativeRun:
                     self.session.config.issue_config_time_warning(
                         pytest.PytestWarning(f"closing the cooperative tests' event loop raised {exc!r}; "
                                              "did a test leave the loop patched?"), stacklevel=2)
+                self._undo_loop_calls()
                 drop_idle_greenlets()
                 isolation.end()
                 gc.set_threshold(*self._gc_threshold)

@@ -1,6 +1,8 @@
 """Warnings of interleaved tests: attribution, recwarn and pytest.warns, -W and
 filterwarnings, and the process's filters after the run."""
 
+import pytest
+
 
 def test_each_warning_is_listed_under_its_own_test(pytester):
     pytester.makepyfile(
@@ -87,6 +89,71 @@ def test_dash_w_error_and_filterwarnings_markers_apply(pytester):
     result.assert_outcomes(passed=2, failed=2, warnings=1)
     result.stdout.fnmatch_lines(["*_ test_becomes_error _*", "*", "E       UserWarning: strict"])
     result.stdout.fnmatch_lines(["*_ test_marker_makes_error _*", "*", "E       DeprecationWarning: old"])
+
+
+@pytest.mark.filterwarnings("ignore:background")  # the inner run's outside state is this test's
+def test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_levels(pytester):
+    # as with the test alone: pytest.warns around a gather, recwarn, caplog's
+    # level and PYTEST_CURRENT_TEST hold in the code it hands to the loop; not
+    # in a shared fixture's task, which is no test's
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import os
+        import warnings
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def background():
+            async def tick():
+                while True:
+                    await asyncio.sleep(0.005)
+                    warnings.warn(UserWarning("background"))
+            task = asyncio.create_task(tick())
+            yield
+            task.cancel()
+
+        async def warn_later(n, delay):
+            await asyncio.sleep(delay)
+            warnings.warn(UserWarning(f"task of {n}"))
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(6))
+        async def test_gather(background, n):
+            with pytest.warns(UserWarning) as record:
+                await asyncio.gather(warn_later(n, 0.01 * (n % 3)), warn_later(n, 0.02))
+            assert [str(w.message) for w in record] == [f"task of {n}"] * 2
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_callbacks(background, recwarn, n):
+            loop = asyncio.get_running_loop()
+            loop.call_soon(warnings.warn, f"soon {n}")
+            loop.call_later(0.01 * n, warnings.warn, f"later {n}")
+            future = loop.create_future()
+            future.add_done_callback(lambda f: warnings.warn(f"done {n}"))
+            loop.call_later(0.02, future.set_result, None)
+            seen = []
+            loop.call_soon(lambda: seen.append(os.environ.get("PYTEST_CURRENT_TEST")))
+            await asyncio.sleep(0.05)
+            assert sorted(str(w.message) for w in recwarn) == sorted([f"soon {n}", f"later {n}", f"done {n}"])
+            assert seen == [f"test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_levels.py"
+                            f"::test_callbacks[{n}] (call)"]
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_caplog_level_in_tasks(caplog, n):
+            caplog.set_level(logging.DEBUG, logger="lib")
+            async def work():
+                await asyncio.sleep(0.01 * n)
+                logging.getLogger("lib").debug(f"debug {n}")
+            await asyncio.create_task(work())
+            assert caplog.messages == [f"debug {n}"]
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=14)
 
 
 def test_warning_filters_are_unchanged_after_the_run(pytester):
