@@ -95,6 +95,31 @@ def test_rerunfailures_reruns_on_the_plugins_loop(pytester):
     result.stdout.fnmatch_lines(["*::test_marker_rerun RERUN*", "*::test_marker_rerun PASSED*"])
 
 
+def test_rerunfailures_max_suite_reruns_caps_the_reruns_of_concurrent_tests(pytester):
+    # six tests that each fail their first attempt, running at once: three
+    # reruns in all, then the failures stand
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        attempts = {}
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(6))
+        async def test_fails_once(n):
+            attempts[n] = attempts.get(n, 0) + 1
+            await asyncio.sleep(0.02 * (6 - n))
+            assert attempts[n] > 1
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--reruns", "2", "--max-suite-reruns", "3")
+    assert result.parseoutcomes() == {"passed": 3, "failed": 3, "rerun": 3}
+    # the first three to fail were rerun: those with the shortest sleeps
+    result.stdout.fnmatch_lines(["FAILED *test_fails_once[[]2[]]*", "FAILED *test_fails_once[[]1[]]*",
+                                 "FAILED *test_fails_once[[]0[]]*"])
+
+
 def test_hypothesis_given_runs_examples_on_the_loop_and_shrinks(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:asyncio")
     pytester.makepyfile(
