@@ -17,6 +17,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import signal
 import sys
@@ -118,7 +119,8 @@ def task_factory(previous: Callable[..., Any] | None) -> Callable[..., Any]:
             spawned[task] = user_frame(sys._getframe(1))
             # A finished task is the test's alone again: freed when it lets go,
             # and "Task exception was never retrieved" logged then, as usual.
-            task.add_done_callback(lambda done: spawned.pop(done, None))
+            # (In a context of no test: no state is switched for it.)
+            task.add_done_callback(lambda done: spawned.pop(done, None), context=contextvars.Context())
         return task
 
     return factory

@@ -100,25 +100,27 @@ class TaskGlobals:
         # the random states as the test's code last left them
         self.random_state: tuple[Any, Any] | None = None
 
-    def enter(self) -> None:
-        """The test's code is about to run."""
+    def enter(self, callback: bool = False) -> None:
+        """The test's code is about to run; or, with ``callback``, code the
+        test handed to the loop (loopcalls.py), which draws from the random
+        states outside: swapping those takes longer than most callbacks."""
         global _entered
         _entered = self
         if self.current_test is not None:
             os.environ[CURRENT_TEST_VAR] = self.current_test
-        if self.random_state is not None:
+        if self.random_state is not None and not callback:
             _set_random_state(self.random_state)
         if _differs(self.warnings, _warning_state()):
             _set_warning_state(self.warnings)
         for name, level in self.logger_levels.items():
             logging.getLogger(name).setLevel(level)
 
-    def leave(self) -> None:
-        """The test's code yielded to the loop."""
+    def leave(self, callback: bool = False) -> None:
+        """The test's code yielded to the loop (or the callback returned)."""
         global _entered
         _entered = None
         self.current_test = os.environ.pop(CURRENT_TEST_VAR, None)
-        if _own_random:
+        if _own_random and not callback:
             self.random_state = _random_state()
         self.warnings = _warning_state()
         if _differs(self.warnings, _outside["warnings"]):

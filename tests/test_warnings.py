@@ -92,12 +92,16 @@ def test_dash_w_error_and_filterwarnings_markers_apply(pytester):
 
 
 @pytest.mark.filterwarnings("ignore:background")  # the inner run's outside state is this test's
-def test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_levels(pytester):
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_levels(pytester, loop):
     # as with the test alone: pytest.warns around a gather, recwarn, caplog's
     # level and PYTEST_CURRENT_TEST hold in the code it hands to the loop; not
     # in a shared fixture's task, which is no test's
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+        pytester.makeini("[pytest]\nasyncio_loop_factory = uvloop.new_event_loop\n")
     pytester.makepyfile(
-        """
+        test_scheduled="""
         import asyncio
         import logging
         import os
@@ -138,8 +142,7 @@ def test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_
             loop.call_soon(lambda: seen.append(os.environ.get("PYTEST_CURRENT_TEST")))
             await asyncio.sleep(0.05)
             assert sorted(str(w.message) for w in recwarn) == sorted([f"soon {n}", f"later {n}", f"done {n}"])
-            assert seen == [f"test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_levels.py"
-                            f"::test_callbacks[{n}] (call)"]
+            assert seen == [f"test_scheduled.py::test_callbacks[{n}] (call)"]
 
         @pytest.mark.asyncio_cooperative
         @pytest.mark.parametrize("n", range(4))

@@ -1,0 +1,87 @@
+"""The loop's scheduling methods, which run the callbacks a test schedules as
+the test (loopcalls.py), behave as the loop's own for everything else."""
+
+
+def test_callbacks_keep_their_names_and_the_loop_keeps_refusing_bad_ones(pytester):
+    # what asyncio logs of an exception in a test's callback names the
+    # callback and where it is defined, and is the test's record
+    pytester.makepyfile(
+        test_names="""
+        import asyncio
+        import functools
+        import logging
+        import pytest
+
+        def boom(x=None):
+            raise ValueError("boom")
+
+        class Thing:
+            def method(self):
+                raise ValueError("method")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_names(caplog):
+            loop = asyncio.get_running_loop()
+            loop.call_soon(functools.partial(boom, 1))
+            loop.call_soon(Thing().method)
+            loop.call_later(0.01, lambda: boom())
+            await asyncio.sleep(0.05)
+            messages = [r.getMessage().splitlines()[0] for r in caplog.records if r.name == "asyncio"]
+            assert messages[0].startswith("Exception in callback boom(")
+            assert messages[0].endswith(f"test_names.py:{boom.__code__.co_firstlineno}")
+            assert messages[1] == "Exception in callback Thing.method()"
+            assert messages[2].startswith("Exception in callback test_names.<locals>.<lambda>() at ")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_running_meanwhile():  # the records above are still test_names'
+            await asyncio.sleep(0.2)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_debug_mode_refuses_a_coroutine_function():
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            try:
+                with pytest.raises(TypeError, match="coroutines cannot be used with call_soon"):
+                    loop.call_soon(test_debug_mode_refuses_a_coroutine_function)
+            finally:
+                loop.set_debug(False)
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+
+def test_patches_of_the_loop_or_its_class_by_a_test_still_work(pytester):
+    # a test that patches the scheduling methods on the loop, then deletes its
+    # patch, or patches them on the class, neither breaks the run nor is bypassed
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_instance_patch_deleted():
+            loop = asyncio.get_running_loop()
+            calls = []
+            original = loop.call_soon
+            loop.call_soon = lambda *args, **kwargs: calls.append(args) or original(*args, **kwargs)
+            loop.call_soon(calls.append, "ran")
+            await asyncio.sleep(0.01)
+            del loop.call_soon
+            assert "ran" in calls
+
+        @pytest.mark.asyncio_cooperative
+        async def test_class_patch(monkeypatch):
+            loop = asyncio.get_running_loop()
+            timers = []
+            original = type(loop).call_at
+            def spy(self, when, callback, *args, **kwargs):
+                timers.append(callback)
+                return original(self, when, callback, *args, **kwargs)
+            monkeypatch.setattr(type(loop), "call_at", spy)
+            await asyncio.sleep(0.01)
+            assert timers
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0
