@@ -1,10 +1,12 @@
 """Process-global state that each cooperative test sees as its own.
 
 While a test's code runs, its own values of these are in place; whenever it
-yields to the loop they are saved and the outside values come back:
+yields to the loop they are saved and the outside values come back, unless
+it is the only test running (then they stay, as with pytest alone, until
+another test's code or pytest's own runs):
 
 * ``PYTEST_CURRENT_TEST`` (hazard 4): names the test whose code is running,
-  and is unset in between;
+  and is unset in between (but for a test running alone);
 * the ``warnings`` module's filters and ``showwarning`` hooks (hazard 7):
   ``warnings.catch_warnings`` in pytest's per-test wrapper, in ``recwarn`` or
   in ``pytest.warns`` stays the test's own, on every Python version;
@@ -31,13 +33,38 @@ CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 _outside: dict[str, Any] = {}
 # whether each test draws from random states of its own
 _own_random = False
-# the test whose values are in place, if any
-_entered: TaskGlobals | None = None
+# the test whose values are in place, if any: while its code runs, and while
+# it waits as the only running test (then, as with pytest alone, threads and
+# the loop's other callbacks see them too)
+_in_place: TaskGlobals | None = None
+# whether its code runs now, rather than waits
+_code_runs = False
 
 
-def entered() -> TaskGlobals | None:
-    """The test whose values are in place now, if any."""
-    return _entered
+def evict() -> None:
+    """Put the outside values back, if a waiting test's are in place (before
+    code that is not the cooperative tests' runs)."""
+    if _in_place is not None and not _code_runs:
+        _in_place.leave()
+
+
+def run_as(state: TaskGlobals, function: Any, args: tuple[Any, ...]) -> Any:
+    """Call ``function`` with the test's values in place: code the test
+    handed to the loop (loopcalls.py). It draws from the random states
+    outside, unless the test's are in place already: swapping them takes
+    longer than most callbacks."""
+    if _in_place is state:
+        return function(*args)
+    outer, outer_runs = _in_place, _code_runs
+    if outer is not None:
+        outer.leave()  # a waiting test's values; or a test's code runs the loop (nested)
+    state.enter(callback=True)
+    try:
+        return function(*args)
+    finally:
+        state.leave(callback=True)
+        if outer is not None and outer_runs:
+            outer.enter()
 
 
 def _warning_state() -> tuple[Any, ...]:
@@ -82,6 +109,7 @@ def begin(own_random: bool = False) -> None:
 def end() -> None:
     """Put the outside values back, at the end of the cooperative phase."""
     global _own_random
+    evict()
     _set_warning_state(_outside.pop("warnings"))
     os.environ.pop(CURRENT_TEST_VAR, None)
     _own_random = False
@@ -101,24 +129,31 @@ class TaskGlobals:
         self.random_state: tuple[Any, Any] | None = None
 
     def enter(self, callback: bool = False) -> None:
-        """The test's code is about to run; or, with ``callback``, code the
-        test handed to the loop (loopcalls.py), which draws from the random
-        states outside: swapping those takes longer than most callbacks."""
-        global _entered
-        _entered = self
-        if self.current_test is not None:
-            os.environ[CURRENT_TEST_VAR] = self.current_test
-        if self.random_state is not None and not callback:
-            _set_random_state(self.random_state)
-        if _differs(self.warnings, _warning_state()):
-            _set_warning_state(self.warnings)
-        for name, level in self.logger_levels.items():
-            logging.getLogger(name).setLevel(level)
+        """The test's code is about to run (``callback``: see :func:`run_as`)."""
+        global _in_place, _code_runs
+        if _in_place is not self:
+            if _in_place is not None:
+                _in_place.leave()  # it waited with its values in place
+            if self.current_test is not None:
+                os.environ[CURRENT_TEST_VAR] = self.current_test
+            if self.random_state is not None and not callback:
+                _set_random_state(self.random_state)
+            if _differs(self.warnings, _warning_state()):
+                _set_warning_state(self.warnings)
+            for name, level in self.logger_levels.items():
+                logging.getLogger(name).setLevel(level)
+            _in_place = self
+        _code_runs = True
 
-    def leave(self, callback: bool = False) -> None:
-        """The test's code yielded to the loop (or the callback returned)."""
-        global _entered
-        _entered = None
+    def leave(self, callback: bool = False, stay: bool = False) -> None:
+        """The test's code yielded to the loop (or its callback returned).
+        ``stay``: it is the only test running, and its values stay in place
+        while it waits."""
+        global _in_place, _code_runs
+        _code_runs = False
+        if stay:
+            return
+        _in_place = None
         self.current_test = os.environ.pop(CURRENT_TEST_VAR, None)
         if _own_random and not callback:
             self.random_state = _random_state()
@@ -127,6 +162,11 @@ class TaskGlobals:
             _set_warning_state(_outside["warnings"])
         for name in self.logger_levels:
             logging.getLogger(name).setLevel(self._outside_levels[name])
+
+    def wait_in_place(self) -> None:
+        """Its values in place while it waits: it is the only test running."""
+        self.enter()
+        self.leave(stay=True)
 
     def set_logger_level(self, name: str | None, level: int) -> None:
         """Give logger ``name`` this level while this test runs (it runs now)."""
@@ -142,5 +182,7 @@ class TaskGlobals:
 
     def finish(self) -> None:
         """The test is done: nothing of it stays in place."""
+        if _in_place is self:
+            self.leave()
         for name in list(self.logger_levels):
             self.restore_logger_level(name)

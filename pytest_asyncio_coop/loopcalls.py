@@ -61,19 +61,9 @@ class _AsTest:
         self.callback = callback
 
     def __call__(self, *args: Any) -> Any:
-        state = self.runner.globals
-        outer = isolation.entered()
-        if self.runner.aio_task is None or outer is state:  # done; or its code runs now
+        if self.runner.aio_task is None:  # the test is done
             return self.callback(*args)
-        if outer is not None:  # another test's code runs the loop (nested): it steps aside
-            outer.leave()
-        state.enter(callback=True)
-        try:
-            return self.callback(*args)
-        finally:
-            state.leave(callback=True)
-            if outer is not None:
-                outer.enter()
+        return isolation.run_as(self.runner.globals, self.callback, args)
 
     @property
     def __wrapped__(self) -> Callable[..., Any]:

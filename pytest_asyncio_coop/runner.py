@@ -261,13 +261,14 @@ class TaskRunner:
         self.globals.enter()
         self.scheduler.watchdog.step_begins(self)
 
-    def suspend(self) -> None:
+    def suspend(self, waits: bool = False) -> None:
         self.scheduler.watchdog.step_ends(self)
-        self.globals.leave()
+        # waiting alone, as with pytest alone its values stay in place
+        self.globals.leave(stay=waits and self.scheduler.running_alone())
 
     def waits(self) -> None:
         """The test's code yields to the loop until what it awaits is done."""
-        self.suspend()
+        self.suspend(waits=True)
         if self._timer_pending:
             self._timer_pending = False
             self._set_timer()

@@ -246,6 +246,10 @@ class Scheduler:
         self._starting += 1
         runner.aio_task.add_done_callback(lambda aio_task: self._on_done(task, aio_task))
 
+    def running_alone(self) -> bool:
+        """Whether one test runs now, and none else."""
+        return len(self._running) == 1
+
     def started(self) -> None:
         """A task's first step runs: once its batch has, the next is admitted
         on the loop's next pass."""
@@ -267,6 +271,14 @@ class Scheduler:
             # pytest.exit() or an internal error: stop admitting, wind the others down.
             self.interrupt(exc)
         self._admit()
+        self.place_lone_test()
+
+    def place_lone_test(self) -> None:
+        """With one test running, its values are in place while it waits
+        (isolation.py), as with pytest alone."""
+        if len(self._running) == 1:
+            (runner,) = self._running.values()
+            runner.globals.wait_in_place()
 
     def interrupt(self, exc: BaseException) -> None:
         """Admit nothing more and cancel what runs; teardowns still run."""

@@ -184,12 +184,14 @@ class CooperativeRun:
         if self._stopped_at is not None:
             # Before the deadlines that came due meanwhile are handled: they move on.
             self.scheduler.postpone(monotonic() - self._stopped_at)
+        self.scheduler.place_lone_test()
         try:
             loop.run_until_complete(awaitable)
         except BaseException as exc:  # Ctrl-C or SystemExit out of a test's task
             self.scheduler.interrupt(exc)
         finally:
             self._stopped_at = monotonic()
+            isolation.evict()  # pytest's code runs next
 
     def finish(self) -> None:
         """Run what is queued to the end, tear down what is left, close the loop."""

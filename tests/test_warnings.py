@@ -159,6 +159,54 @@ def test_the_tasks_and_callbacks_a_test_schedules_run_with_its_warnings_and_log_
     result.assert_outcomes(passed=14)
 
 
+def test_a_test_running_alone_keeps_its_warnings_while_it_waits(pytester):
+    # as with pytest alone: what a thread warns while the test awaits it is
+    # the test's (one at a time, or once the others are done); a plain test
+    # run meanwhile has its own warnings
+    pytester.makepyfile(
+        test_threads="""
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        def slow_warn(text):
+            time.sleep(0.05)
+            warnings.warn(text, UserWarning)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_to_thread():
+            with pytest.warns(UserWarning, match="to_thread"):
+                await asyncio.to_thread(slow_warn, "to_thread")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_executor(recwarn):
+            await asyncio.get_running_loop().run_in_executor(None, slow_warn, "executor")
+            assert [str(w.message) for w in recwarn] == ["executor"]
+
+        def test_sync(recwarn):
+            warnings.warn("sync", UserWarning)
+            assert [str(w.message) for w in recwarn] == ["sync"]
+
+        @pytest.mark.asyncio_cooperative
+        async def test_short():
+            await asyncio.sleep(0.01)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_left_alone():
+            await asyncio.sleep(0.3)
+            with pytest.warns(UserWarning, match="alone"):
+                await asyncio.to_thread(slow_warn, "alone")
+        """
+    )
+    pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", "1", "--asyncio-sync-tests=overlap").assert_outcomes(
+        passed=5
+    )
+    pytester.runpytest(
+        "-p", "no:randomly", "test_threads.py::test_short", "test_threads.py::test_sync", "test_threads.py::test_left_alone"
+    ).assert_outcomes(passed=3)
+
+
 def test_warning_filters_are_unchanged_after_the_run(pytester):
     pytester.makeconftest(
         """
