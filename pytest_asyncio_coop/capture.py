@@ -103,18 +103,54 @@ class _Router:
         # False without pytest's capture (-s): only a capture fixture captures
         self._sections = sections
 
-    def _target(self) -> TaskOutput | None:
+    def target(self) -> TaskOutput | None:
+        """The output of the test a write now is for, if it captures it."""
         runner = self._routing.writer()
-        return runner.output if runner is not None else None
-
-    def write(self, text: str) -> int:
-        output = self._target()
+        output = runner.output if runner is not None else None
         if output is None or not (output.capturing if self._sections else output.fixture_active):
-            return self._underlying.write(text)
+            return None
+        return output
+
+    def route(self, output: TaskOutput, text: str) -> None:
         output.write(self._name, text)
         if self._tee:
             self._outside.write(text)
+
+    def write(self, text: str) -> int:
+        output = self.target()
+        if output is None:
+            return self._underlying.write(text)
+        self.route(output, text)
         return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    @property
+    def buffer(self) -> _BufferRouter:
+        return _BufferRouter(self, self._underlying.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._underlying, name)
+
+
+class _BufferRouter:
+    """The ``buffer`` of a :class:`_Router`: bytes a test writes there
+    (``sys.stdout.buffer.write``) are its output too, decoded as pytest's
+    own capture decodes them."""
+
+    def __init__(self, router: _Router, underlying: Any) -> None:
+        self._router = router
+        self._underlying = underlying
+
+    def write(self, data: Any) -> int:
+        output = self._router.target()
+        if output is None:
+            return self._underlying.write(data)
+        data = bytes(data)
+        self._router.route(output, data.decode("utf-8", "replace"))
+        return len(data)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:

@@ -28,6 +28,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import os
@@ -121,7 +122,7 @@ def install(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         for name in installed:
             vars(loop).pop(name, None)  # a test may have deleted it already
 
-    for name in (*_SCHEDULING, "call_exception_handler"):
+    for name in (*_SCHEDULING, "call_exception_handler", "run_in_executor"):
         try:
             setattr(loop, name, _scheduling(loop, name))
         except AttributeError:  # no instance attributes
@@ -148,6 +149,17 @@ def _scheduling(loop: asyncio.AbstractEventLoop, name: str) -> Callable[..., Any
                 if token is not None:
                     current_task_runner.reset(token)
         return call_exception_handler
+
+    if name == "run_in_executor":
+        # As asyncio.to_thread does: the job runs in a copy of the test's
+        # context, so that what it prints and logs is the test's.
+        def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+            if current_task_runner.get() is not None and not (
+                loop.get_debug() and (asyncio.iscoroutine(func) or inspect.iscoroutinefunction(func))
+            ):
+                func = functools.partial(contextvars.copy_context().run, func)
+            return getattr(cls, name)(loop, executor, func, *args)
+        return run_in_executor
 
     def call_soon(callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
         return getattr(cls, name)(loop, _as_test(loop, callback, context), *args, context=context)

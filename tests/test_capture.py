@@ -30,7 +30,11 @@ log = logging.getLogger("app")
 
 async def chatter(tag):
     for step in range(3):
-        print(f"out {tag} {step}")
+        if step == 1:  # bytes, as a program writes them to the binary stream
+            sys.stdout.buffer.write(f"out {tag} {step}\\n".encode())
+            sys.stdout.flush()
+        else:
+            print(f"out {tag} {step}")
         sys.stderr.write(f"err {tag} {step}\\n")
         log.warning(f"log {tag} {step}")
         await asyncio.sleep(0.01 * (step + len(tag) % 3))
@@ -128,9 +132,10 @@ def test_capsys_reads_only_the_tests_own_output(pytester):
 
         @pytest.mark.asyncio_cooperative
         async def test_capsysbinary(capsysbinary):
+            sys.stdout.buffer.write(b"raw ")
             print("bytes")
             await asyncio.sleep(0.01)
-            assert capsysbinary.readouterr().out == b"bytes\\n"
+            assert capsysbinary.readouterr().out == b"raw bytes\\n"
 
         @pytest.mark.asyncio_cooperative
         async def test_capfd(capfd):
@@ -404,6 +409,32 @@ def test_output_of_threads_belongs_to_the_test_running_alone(pytester):
     # what it writes and logs can only be that test's, as in plain pytest.
     pytester.makepyfile(THREAD_OUTPUT)
     pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks=1").assert_outcomes(passed=2)
+
+
+def test_executor_jobs_of_a_test_print_and_log_as_the_test_while_others_run(pytester):
+    # run_in_executor runs the job in a copy of the test's context, as
+    # asyncio.to_thread does
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_job(capsys, caplog, n):
+            def work():
+                print(f"job {n}")
+                logging.getLogger("worker").warning(f"logged by job {n}")
+                return n
+            await asyncio.sleep(0.01 * n)
+            assert await asyncio.get_running_loop().run_in_executor(None, work) == n
+            await asyncio.sleep(0.05)
+            assert capsys.readouterr().out == f"job {n}\\n"
+            assert caplog.messages == [f"logged by job {n}"]
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
 
 
 def test_live_log_sections_name_the_test_whose_records_follow(pytester):
