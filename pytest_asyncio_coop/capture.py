@@ -88,7 +88,23 @@ class TaskOutput:
             self._sections[name].extend(parts)
 
 
-class _Router:
+class _Delegating:
+    """A stand-in for a stream: what it does not do itself, the stream does."""
+
+    _underlying: Any
+
+    def write(self, data: Any) -> int:
+        raise NotImplementedError
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._underlying, name)
+
+
+class _Router(_Delegating):
     """Stands in for the global capture's stream: writes made by a running
     cooperative test go to that test (and, for tee-sys, to the terminal too),
     the rest to the global capture."""
@@ -123,19 +139,12 @@ class _Router:
         self.route(output, text)
         return len(text)
 
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
     @property
     def buffer(self) -> _BufferRouter:
         return _BufferRouter(self, self._underlying.buffer)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._underlying, name)
 
-
-class _BufferRouter:
+class _BufferRouter(_Delegating):
     """The ``buffer`` of a :class:`_Router`: bytes a test writes there
     (``sys.stdout.buffer.write``) are its output too, decoded as pytest's
     own capture decodes them."""
@@ -151,13 +160,6 @@ class _BufferRouter:
         data = bytes(data)
         self._router.route(output, data.decode("utf-8", "replace"))
         return len(data)
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._underlying, name)
 
 
 class OutputRouting:
