@@ -1,4 +1,4 @@
-"""The loop callbacks a cooperative test schedules run as the test.
+"""The code a cooperative test hands to the loop runs as the test.
 
 A test's own code runs in its greenlet, with its process-global state in
 place (isolation.py). The tasks it spawns (``asyncio.gather``,
@@ -9,6 +9,11 @@ is wrapped so that the test's state is in place while it runs, as it would
 be with the test running alone: ``pytest.warns`` around a ``gather`` sees
 the warnings of the gathered coroutines, and a level ``caplog`` set holds in
 the tasks the test spawns.
+
+Likewise, what the loop logs of an exception in such a callback or task is
+the test's record, and a job the test hands to ``run_in_executor`` runs in a
+copy of its context (as ``asyncio.to_thread`` does), so that what it prints
+and logs is the test's.
 
 Whose a callback is: the test in ``task_owner`` of the context it runs in
 (none inside a shared fixture). Not wrapped: the steps of the test's own
