@@ -7,7 +7,9 @@ suite runs cooperatively with no marker added.
 * pytest-asyncio, when installed, is unregistered before it sees a test, so the
   two never both claim one; its ini keys stay known;
 * without pytest-asyncio, ``import pytest_asyncio`` still works for suites
-  that use ``@pytest_asyncio.fixture``, and its ini keys are still accepted;
+  that use ``@pytest_asyncio.fixture``, its ini keys are still accepted, and
+  its ``unused_tcp_port`` fixtures are provided (ports.py; also with
+  ``-p no:asyncio``);
 * pytest-asyncio's ``pytest_asyncio_loop_factories`` hook (1.4) is honoured,
   with or without it: the one factory it gives the cooperative tests makes
   the session's loop.
@@ -79,8 +81,13 @@ def begin(config: pytest.Config) -> None:
     pm = config.pluginmanager
     pytest_asyncio = pm.get_plugin("asyncio")
     if pytest_asyncio is not None:
-        # Its pytest_addoption, run when it registered, added its hookspecs.
+        # Its pytest_addoption, run when it registered, added its hookspecs;
+        # its fixtures stay.
         pm.unregister(pytest_asyncio, "asyncio")
+    else:
+        from . import ports
+
+        pm.register(ports, "asyncio_coop_ports")  # its fixtures, for the suites that use them
     caller = getattr(pm.hook, LOOP_FACTORIES_HOOK, None)
     if caller is None or caller.spec is None:
         pm.add_hookspecs(LoopFactoriesSpec)

@@ -72,6 +72,28 @@ def test_auto_mode_without_pytest_asyncio_accepts_its_ini_keys_and_marker(pytest
     result.assert_outcomes(passed=12)
 
 
+def test_auto_mode_without_pytest_asyncio_provides_its_port_fixtures(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import socket
+
+        async def test_ports(unused_tcp_port, unused_udp_port, unused_tcp_port_factory, unused_udp_port_factory):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", unused_tcp_port))
+            with socket.socket(type=socket.SOCK_DGRAM) as sock:
+                sock.bind(("127.0.0.1", unused_udp_port))
+            tcp = {unused_tcp_port_factory() for _ in range(20)}
+            udp = {unused_udp_port_factory() for _ in range(20)}
+            assert len(tcp) == len(udp) == 20
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto")  # -p no:asyncio from conftest
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["cooperative: 1 test in *"])
+
+
 def test_the_stand_in_pytest_asyncio_module():
     from pytest_asyncio_coop.automode import _shim
 
