@@ -41,7 +41,7 @@ PYTEST_ASYNCIO_INI = {
 
 
 def _shim() -> types.ModuleType:
-    """A stand-in ``pytest_asyncio`` with the decorator suites use."""
+    """A stand-in ``pytest_asyncio`` with what suites use of it."""
     module = types.ModuleType("pytest_asyncio", "Stand-in for pytest-asyncio, made by pytest-asyncio-coop's auto mode.")
 
     def fixture(fixture_function: Callable[..., Any] | None = None, *, loop_scope: str | None = None, **kwargs: Any) -> Any:
@@ -51,7 +51,13 @@ def _shim() -> types.ModuleType:
             return pytest.fixture(fixture_function, **kwargs)
         return pytest.fixture(**kwargs)
 
+    def is_async_test(item: pytest.Item) -> bool:
+        """Whether ``item`` is an ``async def`` test (conftests use it to
+        mark those tests)."""
+        return inspect.iscoroutinefunction(getattr(item, "obj", None))
+
     module.fixture = fixture  # type: ignore[attr-defined]
+    module.is_async_test = is_async_test  # type: ignore[attr-defined]
     module.__version__ = "0+pytest-asyncio-coop-shim"  # type: ignore[attr-defined]
     return module
 

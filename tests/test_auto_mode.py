@@ -110,6 +110,41 @@ def test_the_stand_in_pytest_asyncio_module():
     assert made.__name__ == "made" and plain.__name__ == "plain"
 
 
+def test_a_conftest_marking_tests_with_the_stand_ins_is_async_test(pytester):
+    # pytest-asyncio's documented way to mark every async test (to run it in
+    # the session's loop), with the stand-in's is_async_test
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_asyncio_coop.automode import _shim
+
+        is_async_test = _shim().is_async_test
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if is_async_test(item):
+                    item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+                    item.add_marker(pytest.mark.marked_async)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_async(request):
+            assert request.node.get_closest_marker("marked_async")
+            await asyncio.sleep(0)
+
+        def test_sync(request):
+            assert not request.node.get_closest_marker("marked_async")
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["cooperative: 1 test in *"])
+
+
 def test_strict_mode_leaves_unmarked_async_tests_alone(pytester):
     pytester.makepyfile(
         """
