@@ -17,9 +17,11 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import types
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, TypeVar
 
 import greenlet
 
@@ -80,6 +82,9 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
     runner = current.runner
     it = awaitable.__await__()
     runner.awaiting.append((awaitable if owner is None else owner, label))
+    aside = runner.loop_aside
+    if aside is not None:  # in a sync test's body: the loop is back while this steps
+        asyncio.events._set_running_loop(aside)
     try:
         value: Any = None
         exc: BaseException | None = None
@@ -110,10 +115,28 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
             runner.resume()  # other tests ran meanwhile
     finally:
         runner.awaiting.pop()
+        if aside is not None:
+            asyncio.events._set_running_loop(None)
     timeout = runner.timeout_error()
     if timeout is not None:  # it swallowed the cancellation and finished
         raise timeout
     return result
+
+
+@contextlib.contextmanager
+def loop_set_aside(runner: TaskRunner) -> Iterator[None]:
+    """A sync test's body runs as under pytest-asyncio: with no running loop,
+    so that ``asyncio.run()`` works in it (and holds the loop meanwhile, as
+    any sync code does). Awaiting through the bridge (an async fixture it
+    asks for) puts the loop back while that steps."""
+    loop = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    runner.loop_aside = loop
+    try:
+        yield
+    finally:
+        runner.loop_aside = None
+        asyncio.events._set_running_loop(loop)
 
 
 # switched to the parent by a pooled greenlet whose job is done

@@ -136,6 +136,8 @@ class _Router(_Delegating):
         output = self.target()
         if output is None:
             return self._underlying.write(text)
+        if not isinstance(text, str):  # as the text stream would (click writes b"" to find out)
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self.route(output, text)
         return len(text)
 

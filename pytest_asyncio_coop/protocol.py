@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import types
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 import pytest
 
 from . import _pytest_compat as compat
-from .bridge import await_only, current_runner
+from .bridge import await_only, current_runner, loop_set_aside
 from .diagnostics import TaskLeak, TaskLeakWarning, pending_leaks
 from .plugin import is_cooperative
 
@@ -149,13 +150,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
         return None
     funcargs = pyfuncitem.funcargs
     testargs = {arg: funcargs[arg] for arg in compat.getfixtureinfo(pyfuncitem).argnames}
-    if _await_hypothesis_examples(pyfuncitem.obj):
-        # Hypothesis keeps the state of the @given test under way per thread
-        # (its build context, for target() and note()): @given tests take
-        # turns, while the others keep running.
-        with runner.scheduler.instances.flights.hold(_await_hypothesis_examples):
-            result = pyfuncitem.obj(**testargs)
-    else:
+    with contextlib.ExitStack() as stack:
+        if _await_hypothesis_examples(pyfuncitem.obj):
+            # Hypothesis keeps the state of the @given test under way per thread
+            # (its build context, for target() and note()): @given tests take
+            # turns, while the others keep running.
+            stack.enter_context(runner.scheduler.instances.flights.hold(_await_hypothesis_examples))
+        if not inspect.iscoroutinefunction(pyfuncitem.obj):
+            stack.enter_context(loop_set_aside(runner))
         result = pyfuncitem.obj(**testargs)
     if inspect.isawaitable(result):
         result = await_only(result)

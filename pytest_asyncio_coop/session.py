@@ -62,6 +62,7 @@ class _Leftovers:
     interruption; nothing is swapped in or out."""
 
     item = None
+    loop_aside = None
     awaiting: list[object] = []
     log_handlers: list[logging.Handler] = []
     logging = False

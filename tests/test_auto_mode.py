@@ -94,6 +94,49 @@ def test_auto_mode_without_pytest_asyncio_provides_its_port_fixtures(pytester):
     result.stdout.fnmatch_lines(["cooperative: 1 test in *"])
 
 
+def test_a_sync_test_body_runs_with_no_running_loop(pytester):
+    # as under pytest-asyncio: a sync test that uses an async fixture (so is
+    # cooperative here), or a plain one overlapping, may call asyncio.run();
+    # an async fixture it asks for meanwhile still runs on the loop
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def value():
+            await asyncio.sleep(0.01)
+            return 42
+
+        @pytest.fixture
+        async def other():
+            await asyncio.sleep(0.01)
+            return asyncio.get_running_loop()
+
+        def test_uses_asyncio_run(value, request):
+            with pytest.raises(RuntimeError, match="no running event loop"):
+                asyncio.get_running_loop()
+            async def main():
+                await asyncio.sleep(0.01)
+                return value
+            assert asyncio.run(main()) == 42
+            assert request.getfixturevalue("other") is not None
+            with pytest.raises(RuntimeError, match="no running event loop"):
+                asyncio.get_running_loop()
+
+        def test_plain():
+            assert asyncio.run(asyncio.sleep(0, "ran")) == "ran"
+
+        async def test_async(value):
+            await asyncio.sleep(0.05)
+            assert asyncio.get_running_loop() is not None
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto", "--asyncio-sync-tests=overlap")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["cooperative: 3 tests in *"])
+
+
 def test_the_stand_in_pytest_asyncio_module():
     from pytest_asyncio_coop.automode import _shim
 

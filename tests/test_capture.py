@@ -151,6 +151,27 @@ def test_capsys_reads_only_the_tests_own_output(pytester):
     pytester.runpytest().assert_outcomes(passed=23)
 
 
+def test_the_text_streams_refuse_bytes_as_pytests_do(pytester):
+    # click finds out whether a stream is binary by writing b"" to it
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_probe(capsys, n):
+            with pytest.raises(TypeError, match="must be str, not bytes"):
+                sys.stdout.write(b"")
+            sys.stdout.buffer.write(f"hello {n}\\n".encode())
+            await asyncio.sleep(0.01)
+            assert capsys.readouterr().out == f"hello {n}\\n"
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+
 def test_capsys_disabled_writes_to_the_terminal(pytester):
     pytester.makepyfile(
         """
