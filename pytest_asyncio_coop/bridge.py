@@ -123,14 +123,38 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
     return result
 
 
+# the thread's current loop before a sync test's body first made the
+# session's loop current; put back at the end of the session
+_current_before: list[asyncio.AbstractEventLoop | None] = []
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The thread's current loop, read without making one (as
+    ``get_event_loop()`` would): the policy keeps it (private; 3.10 to 3.14)."""
+    get_policy = getattr(asyncio.events, "_get_event_loop_policy", None) or asyncio.get_event_loop_policy
+    return getattr(getattr(get_policy(), "_local", None), "_loop", None)
+
+
+def put_back_current_loop() -> None:
+    """The thread's current loop as it was before the session's loop was made it."""
+    if _current_before:
+        asyncio.set_event_loop(_current_before.pop())
+
+
 @contextlib.contextmanager
 def loop_set_aside(runner: TaskRunner) -> Iterator[None]:
     """A sync test's body runs as under pytest-asyncio: with no running loop,
     so that ``asyncio.run()`` works in it (and holds the loop meanwhile, as
-    any sync code does). Awaiting through the bridge (an async fixture it
-    asks for) puts the loop back while that steps."""
+    any sync code does), and the loop as the thread's current one, which
+    ``asyncio.get_event_loop()`` returns (the session unsets it at its end).
+    Awaiting through the bridge (an async fixture it asks for) puts the loop
+    back while that steps."""
     loop = asyncio.events._get_running_loop()
     asyncio.events._set_running_loop(None)
+    if loop is not None:
+        if not _current_before:
+            _current_before.append(_current_loop())
+        asyncio.set_event_loop(loop)  # each time: an asyncio.run() in a body unsets it
     runner.loop_aside = loop
     try:
         yield

@@ -19,7 +19,7 @@ import pytest
 
 from . import _pytest_compat as compat
 from . import isolation, loopcalls, protocol
-from .bridge import current_runner, drop_idle_greenlets, run_in_greenlet
+from .bridge import current_runner, drop_idle_greenlets, put_back_current_loop, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .deadlines import monotonic
@@ -238,6 +238,7 @@ class CooperativeRun:
                         pytest.PytestWarning(f"closing the cooperative tests' event loop raised {exc!r}; "
                                              "did a test leave the loop patched?"), stacklevel=2)
                 self._undo_loop_calls()
+                put_back_current_loop()  # a sync test's body had the loop as the current one
                 drop_idle_greenlets()
                 isolation.end()
                 gc.set_threshold(*self._gc_threshold)

@@ -101,6 +101,7 @@ def test_a_sync_test_body_runs_with_no_running_loop(pytester):
     pytester.makepyfile(
         """
         import asyncio
+        import warnings
         import pytest
 
         @pytest.fixture
@@ -116,11 +117,14 @@ def test_a_sync_test_body_runs_with_no_running_loop(pytester):
         def test_uses_asyncio_run(value, request):
             with pytest.raises(RuntimeError, match="no running event loop"):
                 asyncio.get_running_loop()
+            loop = request.getfixturevalue("other")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # no "There is no current event loop"
+                assert asyncio.get_event_loop() is loop  # as pytest-asyncio has it
             async def main():
                 await asyncio.sleep(0.01)
                 return value
             assert asyncio.run(main()) == 42
-            assert request.getfixturevalue("other") is not None
             with pytest.raises(RuntimeError, match="no running event loop"):
                 asyncio.get_running_loop()
 
@@ -132,9 +136,17 @@ def test_a_sync_test_body_runs_with_no_running_loop(pytester):
             assert asyncio.get_running_loop() is not None
         """
     )
-    result = pytester.runpytest("--asyncio-cooperative-mode=auto", "--asyncio-sync-tests=overlap")
+    pytester.makeconftest(
+        """
+        from pytest_asyncio_coop.bridge import _current_loop
+
+        def pytest_unconfigure():
+            print("CURRENT LOOP AFTER", _current_loop())
+        """
+    )
+    result = pytester.runpytest("--asyncio-cooperative-mode=auto", "--asyncio-sync-tests=overlap", "-s")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["cooperative: 3 tests in *"])
+    result.stdout.fnmatch_lines(["cooperative: 3 tests in *", "CURRENT LOOP AFTER None"])
 
 
 def test_the_stand_in_pytest_asyncio_module():
