@@ -146,7 +146,8 @@ def loop_set_aside(runner: TaskRunner) -> Iterator[None]:
     """A sync test's body runs as under pytest-asyncio: with no running loop,
     so that ``asyncio.run()`` works in it (and holds the loop meanwhile, as
     any sync code does), and the loop as the thread's current one, which
-    ``asyncio.get_event_loop()`` returns (the session unsets it at its end).
+    ``asyncio.get_event_loop()`` returns (the session puts back the one from
+    before at its end).
     Awaiting through the bridge (an async fixture it asks for) puts the loop
     back while that steps."""
     loop = asyncio.events._get_running_loop()

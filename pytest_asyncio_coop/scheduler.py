@@ -276,7 +276,7 @@ class Scheduler:
     def place_lone_test(self) -> None:
         """With one test running, its values are in place while it waits
         (isolation.py), as with pytest alone."""
-        if len(self._running) == 1:
+        if self.running_alone():
             (runner,) = self._running.values()
             runner.globals.wait_in_place()
 
