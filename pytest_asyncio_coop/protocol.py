@@ -205,9 +205,20 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     finally:
         if runner is not None:
             runner.checkpoint()  # a block in the test's last stretch counts too
-            _report_leaks(runner)
             if runner.teardown_failures:
                 raise runner.teardown_failures.pop(0)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_runtest_teardown")
+def pytest_runtest_teardown_leaks(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Tasks the test left pending, right after its fixtures' teardown, while
+    its teardown's output and logs are still captured."""
+    try:
+        return (yield)
+    finally:
+        runner = current_runner()
+        if runner is not None:
+            _report_leaks(runner)
 
 
 def _limited_runner(item: pytest.Item) -> TaskRunner | None:

@@ -164,6 +164,38 @@ def test_leaked_tasks_are_a_warning_of_the_test_and_are_cancelled(pytester):
     assert "Task was destroyed" not in result.stdout.str() + result.stderr.str()
 
 
+def test_an_exception_while_a_leaked_task_unwinds_is_logged_in_the_tests_teardown(pytester):
+    # as asyncio.run() (and pytest-asyncio's loop shutdown) logs it, rather
+    # than "Task exception was never retrieved" some time later
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def stubborn(n):
+            try:
+                await asyncio.sleep(10)
+            finally:
+                raise ValueError(f"cleanup of {n} failed")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_leaks(n):
+            asyncio.create_task(stubborn(n))
+            await asyncio.sleep(0.01 * (3 - n))
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-rP", "-o", "asyncio_leaks=ignore")
+    result.assert_outcomes(passed=3)
+    sections = result.stdout.str().split("- Captured log teardown -")[1:]
+    assert len(sections) == 3
+    for n in range(3):
+        (section,) = [section for section in sections if f"ValueError: cleanup of {n} failed" in section]
+        assert "unhandled exception while cancelling a task the test left pending" in section
+        assert f"cleanup of {(n + 1) % 3} failed" not in section
+    assert "never retrieved" not in result.stdout.str() + result.stderr.str()
+
+
 def test_leaks_error_and_ignore(pytester):
     pytester.makepyfile(LEAKY)
     result = pytester.runpytest("--asyncio-leaks=error")
