@@ -143,11 +143,12 @@ def pending_leaks(runner: TaskRunner) -> tuple[str, traceback.FrameSummary | Non
         if hasattr(runner.aio_task, "uncancel"):
             runner.aio_task.uncancel()
     for task, _ in leaked:
-        if task.done() and not task.cancelled() and task.exception() is not None:
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if error is not None:
             # in the test's teardown log, as asyncio.run() logs it at its end
             asyncio.get_running_loop().call_exception_handler({
                 "message": "unhandled exception while cancelling a task the test left pending",
-                "exception": task.exception(),
+                "exception": error,
                 "task": task,
             })
     listed = "; ".join(f"coroutine {_coro_name(task)} created at {where(made_at)}" for task, made_at in leaked)

@@ -150,14 +150,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
         return None
     funcargs = pyfuncitem.funcargs
     testargs = {arg: funcargs[arg] for arg in compat.getfixtureinfo(pyfuncitem).argnames}
-    with contextlib.ExitStack() as stack:
-        if _await_hypothesis_examples(pyfuncitem.obj):
-            # Hypothesis keeps the state of the @given test under way per thread
-            # (its build context, for target() and note()): @given tests take
-            # turns, while the others keep running.
-            stack.enter_context(runner.scheduler.instances.flights.hold(_await_hypothesis_examples))
-        if not inspect.iscoroutinefunction(pyfuncitem.obj):
-            stack.enter_context(loop_set_aside(runner))
+    # Hypothesis keeps the state of the @given test under way per thread (its
+    # build context, for target() and note()): @given tests take turns, while
+    # the others keep running.
+    turns = (
+        runner.scheduler.instances.flights.hold(_await_hypothesis_examples)
+        if _await_hypothesis_examples(pyfuncitem.obj) else contextlib.nullcontext()
+    )
+    aside = contextlib.nullcontext() if inspect.iscoroutinefunction(pyfuncitem.obj) else loop_set_aside(runner)
+    with turns, aside:
         result = pyfuncitem.obj(**testargs)
     if inspect.isawaitable(result):
         result = await_only(result)
