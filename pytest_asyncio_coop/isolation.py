@@ -78,12 +78,75 @@ def _differs(state: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
 
 
 def _set_warning_state(state: tuple[Any, ...]) -> None:
+    global _switches
     if state[0] is not warnings.filters:
         warnings.filters = state[0]
-        mutated = getattr(warnings, "_filters_mutated", None)
+        mutated = _module_functions.get("_filters_mutated") or getattr(warnings, "_filters_mutated", None)
         if mutated is not None:
-            mutated()
+            mutated()  # the registries must not hold back a warning another test's filters let through
+            _switches += 1
     warnings.showwarning, warnings._showwarnmsg_impl = state[1], state[2]  # type: ignore[attr-defined]
+
+
+# The warnings module shows a "default" warning once per place until the
+# filters change: each module's ``__warningregistry__`` remembers it. Every
+# switch to another test's filters is such a change, so each test keeps its
+# own record of what it was shown, and a warning it repeats across awaits is
+# shown once, as with pytest alone. While the cooperative phase runs, these
+# stand in for the module's functions of the same names.
+_module_functions: dict[str, Any] = {}
+# how many times the filters were switched between tests
+_switches = 0
+
+
+def _filters_mutated() -> None:
+    """The test whose values are in place changed its filters
+    (``simplefilter``, ``catch_warnings``): its warnings show afresh."""
+    _module_functions["_filters_mutated"]()
+    if _in_place is not None:
+        _in_place.shown.clear()
+
+
+def _showwarnmsg(msg: warnings.WarningMessage) -> None:
+    """Show a warning that passed the filters, unless the test in place was
+    shown it already and only a switch between tests brought it back."""
+    if _in_place is None or not _in_place.shown_before(msg):
+        _module_functions["_showwarnmsg"](msg)
+
+
+def _registry_key(msg: warnings.WarningMessage) -> tuple[Any, ...] | None:
+    """What a module's registry keeps of a warning the filters let through,
+    as ``warnings.warn_explicit`` stores it (None: it keeps nothing)."""
+    text, category, lineno = str(msg.message), msg.category, msg.lineno
+    module = None
+    for action, message_re, filter_category, module_re, filter_lineno in warnings.filters:
+        if module_re is not None and module is None:
+            module = _module_name(msg)
+        if (
+            (message_re is None or message_re.match(text))
+            and issubclass(category, filter_category)
+            and (module_re is None or (module_re == module if isinstance(module_re, str) else module_re.match(module)))
+            and filter_lineno in (0, lineno)
+        ):
+            break
+    else:
+        action = warnings.defaultaction
+    if action == "default":
+        return msg.filename, text, category, lineno
+    if action == "module":
+        return msg.filename, text, category, 0
+    return None  # shown each time ("always"), or once per process ("once")
+
+
+def _module_name(msg: warnings.WarningMessage) -> str:
+    """The module the filters matched a warning against: that of the frame
+    it was issued for, else its file's name, as ``warn_explicit`` makes one."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == msg.filename and frame.f_lineno == msg.lineno:
+            return str(frame.f_globals.get("__name__", "<string>"))
+        frame = frame.f_back
+    return msg.filename[:-3] if msg.filename.endswith(".py") else msg.filename
 
 
 def _random_state() -> tuple[Any, Any]:
@@ -104,6 +167,10 @@ def begin(own_random: bool = False) -> None:
     global _own_random
     _outside["warnings"] = _warning_state()
     _own_random = own_random
+    if hasattr(warnings, "_filters_mutated") and hasattr(warnings, "_showwarnmsg"):  # Python < 3.14
+        for name, function in (("_filters_mutated", _filters_mutated), ("_showwarnmsg", _showwarnmsg)):
+            _module_functions[name] = getattr(warnings, name)
+            setattr(warnings, name, function)
 
 
 def end() -> None:
@@ -111,6 +178,9 @@ def end() -> None:
     global _own_random
     evict()
     _set_warning_state(_outside.pop("warnings"))
+    for name, function in _module_functions.items():
+        setattr(warnings, name, function)
+    _module_functions.clear()
     os.environ.pop(CURRENT_TEST_VAR, None)
     _own_random = False
 
@@ -127,6 +197,9 @@ class TaskGlobals:
         self._outside_levels: dict[str | None, int] = {}
         # the random states as the test's code last left them
         self.random_state: tuple[Any, Any] | None = None
+        # registry key -> the switch count when a warning was last shown
+        # (-1: a warning no registry holds back, shown each time)
+        self.shown: dict[tuple[Any, ...], int] = {}
 
     def enter(self, callback: bool = False) -> None:
         """The test's code is about to run (``callback``: see :func:`run_as`)."""
@@ -162,6 +235,21 @@ class TaskGlobals:
             _set_warning_state(_outside["warnings"])
         for name in self.logger_levels:
             logging.getLogger(name).setLevel(self._outside_levels[name])
+
+    def shown_before(self, msg: warnings.WarningMessage) -> bool:
+        """Whether this test was shown the warning before, and would not be
+        shown it again had no other test run since (see _showwarnmsg)."""
+        key = _registry_key(msg)
+        if key is None:
+            return False
+        last = self.shown.get(key)
+        if last == -1 or last == _switches:
+            # shown again with no switch in between: no registry holds it back
+            # (warn_explicit without one)
+            self.shown[key] = -1
+            return False
+        self.shown[key] = _switches
+        return last is not None
 
     def wait_in_place(self) -> None:
         """Its values in place while it waits: it is the only test running."""

@@ -276,3 +276,43 @@ def test_an_unraisable_exception_is_reported_by_the_test_it_came_from(pytester):
     result.stdout.fnmatch_lines(
         ["*::test_culprit", "*PytestUnraisableExceptionWarning: Exception ignored in: <function Bad.__del__*"]
     )
+
+
+def test_a_warning_repeated_across_awaits_is_listed_once_per_test(pytester):
+    # pytest shows a "default" warning once per place and test: the module's
+    # registry keeps it until the filters change. Other tests' filters coming
+    # and going between the awaits must not show it again.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        def careful():
+            warnings.warn("careful", UserWarning)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_repeats(n):
+            for i in range(5):
+                careful()
+                await asyncio.sleep(0.01)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_changes_its_filters():
+            careful()
+            await asyncio.sleep(0.01)
+            warnings.simplefilter("always")  # shown afresh from now on, each time
+            for i in range(3):
+                careful()
+                await asyncio.sleep(0.01)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_explicit_without_registry():
+            for i in range(3):  # no registry, so every one is shown
+                warnings.warn_explicit("explicit", UserWarning, "elsewhere.py", 1)
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=5, warnings=3 + 4 + 3)
