@@ -110,7 +110,11 @@ def _filters_mutated() -> None:
 def _showwarnmsg(msg: warnings.WarningMessage) -> None:
     """Show a warning that passed the filters, unless the test in place was
     shown it already and only a switch between tests brought it back."""
-    if _in_place is None or not _in_place.shown_before(msg):
+    try:
+        shown_before = _in_place is not None and _in_place.shown_before(msg)
+    except Exception:  # a filter the warnings module took but this cannot read: shown
+        shown_before = False
+    if not shown_before:
         _module_functions["_showwarnmsg"](msg)
 
 
@@ -123,9 +127,9 @@ def _registry_key(msg: warnings.WarningMessage) -> tuple[Any, ...] | None:
         if module_re is not None and module is None:
             module = _module_name(msg)
         if (
-            (message_re is None or message_re.match(text))
+            _matches(message_re, text)
             and issubclass(category, filter_category)
-            and (module_re is None or (module_re == module if isinstance(module_re, str) else module_re.match(module)))
+            and _matches(module_re, module)
             and filter_lineno in (0, lineno)
         ):
             break
@@ -136,6 +140,14 @@ def _registry_key(msg: warnings.WarningMessage) -> tuple[Any, ...] | None:
     if action == "module":
         return msg.filename, text, category, 0
     return None  # shown each time ("always"), or once per process ("once")
+
+
+def _matches(pattern: Any, value: str | None) -> bool:
+    """A filter's message or module pattern against a warning's, as the
+    warnings module matches them (a plain string must be equal)."""
+    if pattern is None:
+        return True
+    return bool(pattern == value if isinstance(pattern, str) else pattern.match(value))
 
 
 def _module_name(msg: warnings.WarningMessage) -> str:
@@ -167,7 +179,7 @@ def begin(own_random: bool = False) -> None:
     global _own_random
     _outside["warnings"] = _warning_state()
     _own_random = own_random
-    if hasattr(warnings, "_filters_mutated") and hasattr(warnings, "_showwarnmsg"):  # Python < 3.14
+    if not _module_functions and hasattr(warnings, "_filters_mutated") and hasattr(warnings, "_showwarnmsg"):  # < 3.14
         for name, function in (("_filters_mutated", _filters_mutated), ("_showwarnmsg", _showwarnmsg)):
             _module_functions[name] = getattr(warnings, name)
             setattr(warnings, name, function)

@@ -283,7 +283,7 @@ def test_a_warning_repeated_across_awaits_is_listed_once_per_test(pytester):
     # registry keeps it until the filters change. Other tests' filters coming
     # and going between the awaits must not show it again.
     pytester.makepyfile(
-        """
+        test_repeats="""
         import asyncio
         import warnings
         import pytest
@@ -312,7 +312,20 @@ def test_a_warning_repeated_across_awaits_is_listed_once_per_test(pytester):
             for i in range(3):  # no registry, so every one is shown
                 warnings.warn_explicit("explicit", UserWarning, "elsewhere.py", 1)
             await asyncio.sleep(0.01)
-        """
+        """,
+        test_always_here="""
+        import asyncio
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.filterwarnings("always::UserWarning:test_always_here")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_always():
+            for i in range(4):
+                warnings.warn("each time", UserWarning)
+                await asyncio.sleep(0.01)
+        """,
     )
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=5, warnings=3 + 4 + 3)
+    result.assert_outcomes(passed=6, warnings=3 + 4 + 3 + 4)
