@@ -43,6 +43,7 @@ __all__ = [
     "hook_executor",
     "fixturemanager",
     "CaptureResult",
+    "runner_module",
     "global_sys_captures",
     "requesting_item",
     "EXCEPTION_QUEUES",
@@ -140,6 +141,13 @@ def global_sys_captures(capman) -> list:
             found.append((name, capture))
     return found
 
+
+# --setup-show: pytest's protocol names each test between its setup and call
+# with runner.show_test_item, straight to the terminal, while pytest's capture
+# is suspended between the phases; a cooperative test's call runs while
+# others' phases capture, so the name is written with the capture suspended
+# (``runner.show_test_item`` is looked up as the protocol calls it).
+import _pytest.runner as runner_module  # noqa: E402
 
 # Logging (hazard 5). LoggingPlugin sets up its capture handlers per phase in
 # the private ``_runtest_for``; the caplog fixture reads the handler and the

@@ -201,6 +201,8 @@ class OutputRouting:
                 capture.tmpfile = _Router(name, capture.tmpfile, capture._old, tee, self)
             capman.item_capture = self._item_capture
             capman.resume_global_capture()
+            self._show_test_item = compat.runner_module.show_test_item
+            compat.runner_module.show_test_item = self._show_test_item_uncaptured
         else:
             # -s, or no capture plugin: capsys & co. still get the test's own output.
             for name in _STREAMS:
@@ -227,6 +229,7 @@ class OutputRouting:
         if capman is not None and self._streams:
             capman.suspend_global_capture()
             del capman.item_capture
+            compat.runner_module.show_test_item = self._show_test_item
             for capture, tmpfile in self._streams:
                 capture.tmpfile = tmpfile
             self._streams.clear()
@@ -298,6 +301,12 @@ class OutputRouting:
             yield
         finally:
             capman.resume_global_capture()
+
+    def _show_test_item_uncaptured(self, *args: Any, **kwargs: Any) -> None:
+        """``--setup-show`` names a test on the terminal, not in what another
+        test's phase captures."""
+        with self.terminal():
+            self._show_test_item(*args, **kwargs)
 
     def _item_capture(self, when: str, item: pytest.Item) -> ContextManager[None]:
         runner = current_runner()

@@ -494,3 +494,33 @@ def test_live_log_sections_name_the_test_whose_records_follow(pytester):
     for section, n, word in records:
         phase = "setup" if word == "for" else "call"
         assert section == f"live log {phase} (test_live_log_sections_name_the_test_whose_records_follow.py::test_log[{n}])"
+
+
+def test_setup_show_names_each_test_on_the_terminal_not_in_what_another_captured(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0.01)
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_slow(resource):
+            await asyncio.sleep(0.05)
+            assert 0, "slow"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick():
+            await asyncio.sleep(0.01)
+            assert 0, "quick"
+        """
+    )
+    # in a process of its own, as pytest captures the descriptors there
+    result = pytester.runpytest_subprocess("--setup-show", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["        SETUP    F resource", "        test_*.py::test_slow (fixtures used: *resource*"])
+    result.stdout.fnmatch_lines(["        test_*.py::test_quick*"])
+    result.stdout.no_fnmatch_line("*Captured stdout*")
