@@ -23,9 +23,10 @@ from .bridge import current_runner, drop_idle_greenlets, put_back_current_loop, 
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .deadlines import monotonic
+from .diagnostics import task_factory
+from .faultdumps import TracebackDumps
 from .manager import HookFailure
 from .models import Settings
-from .diagnostics import task_factory
 from .interrupt import CtrlC
 from .plugin import BLOCKS, SUMMARY, hook_manager
 from .scheduler import Scheduler, _active, survive_cancellation
@@ -146,6 +147,7 @@ class CooperativeRun:
         self._routing = OutputRouting(config)
         self._held = HeldExceptions(config, self._routing)
         self._rerun_delay = RerunDelay()
+        self._dumps = TracebackDumps()
         self.scheduler = Scheduler(
             self.session, self.settings, self.manager, self.instances, self._executor.original, self._routing,
             self._replaying,
@@ -176,6 +178,7 @@ class CooperativeRun:
         self._rerun_delay.start()
         self.scheduler.watchdog.start()
         self.scheduler.deadlines.start(loop)
+        self._dumps.start(self.scheduler.deadlines)
         self._ctrl_c.attach(loop, self.scheduler)
         self._main = loop.create_task(self.scheduler.run())
 
@@ -218,6 +221,7 @@ class CooperativeRun:
                 raise self.scheduler.fatal
         finally:
             self.scheduler.watchdog.stop()
+            self._dumps.stop()
             self.scheduler.deadlines.close()
             self._rerun_delay.stop()
             self._held.stop()

@@ -322,3 +322,37 @@ def test_tasks_a_test_makes_keep_their_names(pytester):
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_faulthandler_timeout_dumps_the_tracebacks_of_a_test_that_overruns(pytester):
+    # One timer per process: each test's start re-armed it, and the first
+    # test to end cancelled it for all.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_quick(n):
+            await asyncio.sleep(0.05 * n)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_waits():
+            await asyncio.sleep(1.2)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_blocks():
+            await asyncio.sleep(0.1)
+            time.sleep(1.2)
+        """
+    )
+    # in a process of its own: the dump goes to the process's stderr
+    result = pytester.runpytest_subprocess("-o", "faulthandler_timeout=0.5", "-k", "quick or waits")
+    result.assert_outcomes(passed=5)
+    assert result.stderr.str().count("Timeout (") == 1, result.stderr.str()  # the time left when armed
+
+    result = pytester.runpytest_subprocess("-o", "faulthandler_timeout=0.5")
+    result.assert_outcomes(passed=6)
+    result.stderr.fnmatch_lines(["Timeout (*)!", "*", "*File *, line * in test_blocks"])
