@@ -142,6 +142,31 @@ def _await_hypothesis_examples(test: Any) -> bool:
     return True
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_pyfunc_call")
+def pytest_pyfunc_call_traced(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """``--trace`` has pdb run the test function, with a synchronous wrapper
+    that drops what the function returns: an async test's coroutine was never
+    run. Under it, the function pdb runs is one that runs the coroutine
+    through the bridge. pdb stops there first, as it stops in pytest-asyncio's
+    runner: a breakpoint in the test (``break``), or steps through the bridge,
+    lead into it."""
+    test = pyfuncitem.obj
+    if current_runner() is None or not pyfuncitem.config.getoption("trace", False) or not (
+        inspect.iscoroutinefunction(test)
+    ):
+        return (yield)
+
+    @functools.wraps(test)
+    def run_the_coroutine(*args: Any, **kwargs: Any) -> Any:
+        return await_only(test(*args, **kwargs))  # --trace: "break" in the test, then "continue"
+
+    pyfuncitem.obj = run_the_coroutine
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = test
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
     """Call the test function; await it through the bridge when it is async."""

@@ -407,3 +407,31 @@ def test_pytest_exit_in_a_hook_logging_a_report_ends_the_run(pytester, passing):
     result.stdout.fnmatch_lines(["*Exit: enough*"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
     assert sorted(path.name for path in pytester.path.glob("teardown-*")) == [f"teardown-{n}" for n in range(8)]
+
+
+def test_trace_runs_each_test_under_pdb(pytester):
+    # --trace has pdb run the test function through a synchronous wrapper that
+    # drops what the function returns: the coroutine never ran, and the test
+    # passed.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails():
+            await asyncio.sleep(0.01)
+            assert 6 * 7 == 41
+
+        @pytest.mark.asyncio_cooperative
+        async def test_passes():
+            await asyncio.sleep(0.02)
+        """
+    )
+    result = pytester.run(
+        sys.executable, "-m", "pytest", "--trace", "-p", "no:randomly", stdin=b"continue\ncontinue\n", timeout=60
+    )
+    assert result.stdout.str().count("PDB runcall (IO-capturing turned off)") == 2
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["E       assert (6 * 7) == 41"])
+    result.stdout.no_fnmatch_line("*never awaited*")
