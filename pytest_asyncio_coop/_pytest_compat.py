@@ -44,6 +44,7 @@ __all__ = [
     "fixturemanager",
     "CaptureResult",
     "runner_module",
+    "subtests_modules",
     "global_sys_captures",
     "requesting_item",
     "EXCEPTION_QUEUES",
@@ -148,6 +149,19 @@ def global_sys_captures(capman) -> list:
 # others' phases capture, so the name is written with the capture suspended
 # (``runner.show_test_item`` is looked up as the protocol calls it).
 import _pytest.runner as runner_module  # noqa: E402
+
+
+def subtests_modules() -> list:
+    """pytest's subtests module (9.0+) and the pytest-subtests plugin's, those
+    loaded. Each ``subtests.test()`` block captures its output with a capture
+    fixture of its own, started by hand, and its log records with a handler on
+    the root logger, both process-wide: in a cooperative test they would take
+    every test's. The module's ``capturing_output`` and ``capturing_logs``
+    do it, looked up as the block starts; its ``Captured`` and
+    ``CapturedLogs(handler)`` are what they yield."""
+    import sys
+
+    return [sys.modules[name] for name in ("_pytest.subtests", "pytest_subtests.plugin") if name in sys.modules]
 
 # Logging (hazard 5). LoggingPlugin sets up its capture handlers per phase in
 # the private ``_runtest_for``; the caplog fixture reads the handler and the

@@ -24,9 +24,10 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Collection, ContextManager, Iterator
 
 import pytest
 
@@ -173,6 +174,11 @@ class OutputRouting:
         self._streams: list[tuple[Any, Any]] = []
         # (name, stream) of sys.stdout/sys.stderr replaced directly, without capture
         self._direct: list[tuple[str, Any]] = []
+        # pytest's runner.show_test_item, while this stands in for it
+        self._show_test_item: Callable[..., None] | None = None
+        # (module, its capturing_output and capturing_logs) of the subtests
+        # modules whose functions stand in for them
+        self._subtests: list[tuple[Any, Any, Any]] = []
         self._root_handler = _RoutingLogHandler(self)
         # log handler pairs of finished tests, for the next ones
         self._spare_handlers: list[list[logging.Handler]] = []
@@ -209,6 +215,10 @@ class OutputRouting:
                 stream = getattr(sys, name)
                 self._direct.append((name, stream))
                 setattr(sys, name, _Router(name, stream, stream, False, self, sections=False))
+        for module in compat.subtests_modules():
+            self._subtests.append((module, module.capturing_output, module.capturing_logs))
+            module.capturing_output = functools.partial(self._subtest_output, module, module.capturing_output)
+            module.capturing_logs = functools.partial(self._subtest_logs, module, module.capturing_logs)
         if self._logging is not None:
             self._logging._runtest_for = self._runtest_for
             self._label_live_log(self._logging.log_cli_handler)
@@ -222,6 +232,11 @@ class OutputRouting:
                 self._root_level = None
 
     def stop(self) -> None:
+        if self._show_test_item is not None:
+            compat.runner_module.show_test_item, self._show_test_item = self._show_test_item, None
+        for module, capturing_output, capturing_logs in self._subtests:
+            module.capturing_output, module.capturing_logs = capturing_output, capturing_logs
+        self._subtests.clear()
         for name, stream in self._direct:
             setattr(sys, name, stream)
         self._direct.clear()
@@ -229,7 +244,6 @@ class OutputRouting:
         if capman is not None and self._streams:
             capman.suspend_global_capture()
             del capman.item_capture
-            compat.runner_module.show_test_item = self._show_test_item
             for capture, tmpfile in self._streams:
                 capture.tmpfile = tmpfile
             self._streams.clear()
@@ -305,8 +319,50 @@ class OutputRouting:
     def _show_test_item_uncaptured(self, *args: Any, **kwargs: Any) -> None:
         """``--setup-show`` names a test on the terminal, not in what another
         test's phase captures."""
+        assert self._show_test_item is not None
         with self.terminal():
             self._show_test_item(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def _subtest_output(self, module: Any, original: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+        """What a cooperative test writes in a ``subtests.test()`` block is
+        that subtest's, as pytest captures it (nothing, with a capture
+        fixture in use or capture off)."""
+        runner = current_runner()
+        if runner is None or runner.item is not request.node:
+            with original(request) as captured:
+                yield captured
+            return
+        captured = module.Captured()
+        output = runner.output
+        if output.fixture_active or request.config.getoption("capture", None) not in ("fd", "sys"):
+            yield captured
+            return
+        output.start_fixture()
+        try:
+            yield captured
+        finally:
+            captured.out, captured.err = output.read_fixture()
+            output.stop_fixture()
+
+    @contextlib.contextmanager
+    def _subtest_logs(self, module: Any, original: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+        """What a cooperative test logs in a ``subtests.test()`` block is that
+        subtest's too (and still the test's, as in pytest)."""
+        runner = current_runner()
+        if runner is None or runner.item is not request.node or self._logging is None:
+            with original(request) as captured:
+                yield captured
+            return
+        handler = compat.LogCaptureHandler()
+        handler.setFormatter(self._logging.formatter)
+        if self._logging.log_level is not None:
+            handler.setLevel(self._logging.log_level)
+        runner.subtest_log_handlers += (handler,)
+        try:
+            yield module.CapturedLogs(handler)
+        finally:
+            runner.subtest_log_handlers = tuple(h for h in runner.subtest_log_handlers if h is not handler)
 
     def _item_capture(self, when: str, item: pytest.Item) -> ContextManager[None]:
         runner = current_runner()
@@ -418,7 +474,7 @@ class _RoutingLogHandler(logging.Handler):
         runner = self._routing.writer()
         if runner is None or not runner.logging:
             return False
-        for handler in self._routing.log_handlers(runner):
+        for handler in (*self._routing.log_handlers(runner), *runner.subtest_log_handlers):
             if record.levelno >= handler.level:
                 handler.handle(record)
         return True

@@ -63,6 +63,7 @@ class TaskRunner:
         self.output = TaskOutput()
         self.log_handlers: list[logging.Handler] = []  # caplog's, the report's; made on first need
         self.logging = False  # set while one of its phases runs
+        self.subtest_log_handlers: tuple[logging.Handler, ...] = ()  # while a subtest runs
         self.log_phase = "setup"  # the phase whose records the handlers hold
         #: what await_only is stepping in the greenlet, outermost first, with
         #: what it is ("fixture 'db'"; None for the test itself)

@@ -524,3 +524,65 @@ def test_setup_show_names_each_test_on_the_terminal_not_in_what_another_captured
     result.stdout.fnmatch_lines(["        SETUP    F resource", "        test_*.py::test_slow (fixtures used: *resource*"])
     result.stdout.fnmatch_lines(["        test_*.py::test_quick*"])
     result.stdout.no_fnmatch_line("*Captured stdout*")
+
+
+def test_a_subtest_holds_its_own_output_and_logs_while_other_tests_run(pytester):
+    pytest.importorskip("_pytest.subtests", reason="subtests are pytest's from 9.0")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_subs(subtests):
+            for i in range(3):
+                with subtests.test(msg="sub", i=i):
+                    await asyncio.sleep(0.02 * i)
+                    print(f"printed in sub {i}")
+                    logging.warning(f"logged in sub {i}")
+                    await asyncio.sleep(0.01)
+                    assert i != 1
+            print("printed after the subtests")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_other(n):
+            for i in range(4):
+                await asyncio.sleep(0.01)
+                print(f"printed in other {n}")
+                logging.warning(f"logged in other {n}")
+            assert n != 2
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=3, passed=2)
+    sections = _report_sections(result)
+    assert sections["test_subs [sub] (i=1)"] == {
+        "stdout call": ["printed in sub 1"],
+        "log call": ["WARNING  root:test_a_subtest_holds_its_own_output_and_logs_while_other_tests_run.py:11 logged in sub 1"],
+    }
+    assert sections["test_subs"]["stdout call"] == ["printed after the subtests"]
+    assert [line.split(" logged ")[1] for line in sections["test_subs"]["log call"]] == [
+        "in sub 0", "in sub 1", "in sub 2"  # the subtests' are the test's too, as in pytest
+    ]
+    assert sections["test_other[2]"]["stdout call"] == ["printed in other 2"] * 4
+
+
+def _report_sections(result):
+    """test name -> section title ("stdout call") -> its lines, from the
+    FAILURES part of a run's output."""
+    sections: dict = {}
+    test = title = None
+    for line in result.outlines:
+        if line.startswith("_") and line.endswith("_") and line.strip("_ "):
+            test, title = line.strip("_ "), None
+            sections[test] = {}
+        elif line.startswith("-") and " Captured " in line:
+            title = line.strip("- ").removeprefix("Captured ")
+            sections[test][title] = []
+        elif line.startswith(("=", "cooperative:")):
+            test = title = None
+        elif test is not None and title is not None and line:
+            sections[test][title].append(line)
+    return sections
