@@ -50,15 +50,23 @@ class TaskOutput:
         self._sections: dict[str, list[str]] = {name: [] for name in _STREAMS}
         # what a capture fixture holds for readouterr(); None without one
         self._fixture: dict[str, list[str]] | None = None
+        # whether that fixture lets what it holds through as well (capteesys)
+        self.fixture_tee = False
 
     def write(self, stream: str, text: str) -> None:
-        (self._sections if self._fixture is None else self._fixture)[stream].append(text)
+        fixture = self._fixture
+        if fixture is None:
+            self._sections[stream].append(text)
+            return
+        fixture[stream].append(text)
+        if self.fixture_tee and self.capturing:
+            self._sections[stream].append(text)
 
     def take_sections(self) -> tuple[str, str]:
         """What the phase wrote, for its report sections; what a capture
         fixture holds unread shows there too, as in pytest."""
         sections = self._sections
-        if self._fixture is not None:
+        if self._fixture is not None and not self.fixture_tee:
             for name, parts in self._fixture.items():
                 sections[name].extend(parts)
                 parts.clear()
@@ -72,8 +80,9 @@ class TaskOutput:
     def fixture_active(self) -> bool:
         return self._fixture is not None
 
-    def start_fixture(self) -> None:
+    def start_fixture(self, tee: bool = False) -> None:
         self._fixture = {name: [] for name in _STREAMS}
+        self.fixture_tee = tee
 
     def read_fixture(self) -> tuple[str, str]:
         assert self._fixture is not None
@@ -83,10 +92,13 @@ class TaskOutput:
         return out, err
 
     def stop_fixture(self) -> None:
-        # What the test never read is still shown in its report.
+        # What the test never read is still shown in its report (a tee
+        # fixture's is there already).
         fixture, self._fixture = self._fixture, None
-        for name, parts in (fixture or {}).items():
-            self._sections[name].extend(parts)
+        if not self.fixture_tee:
+            for name, parts in (fixture or {}).items():
+                self._sections[name].extend(parts)
+        self.fixture_tee = False
 
 
 class _Delegating:
@@ -130,7 +142,7 @@ class _Router(_Delegating):
 
     def route(self, output: TaskOutput, text: str) -> None:
         output.write(self._name, text)
-        if self._tee:
+        if self._tee or (output.fixture_tee and not self._sections):  # tee-sys; capteesys with -s
             self._outside.write(text)
 
     def write(self, text: str) -> int:
@@ -519,7 +531,7 @@ def capture_fixture(request: pytest.FixtureRequest, name: str) -> Iterator[Any]:
     if runner is None or runner.item is not request.node:
         yield request.getfixturevalue(name)
         return
-    runner.output.start_fixture()
+    runner.output.start_fixture(tee=name == "capteesys")
     try:
         capman = request.config.pluginmanager.getplugin("capturemanager")
         yield CaptureFixture(runner.output, name.endswith("binary"), capman)

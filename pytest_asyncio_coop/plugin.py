@@ -238,6 +238,7 @@ def _capture_fixture(name: str) -> object:
 
 capsys = _capture_fixture("capsys")
 capsysbinary = _capture_fixture("capsysbinary")
+capteesys = _capture_fixture("capteesys")
 capfd = _capture_fixture("capfd")
 capfdbinary = _capture_fixture("capfdbinary")
 caplog = _capture_fixture("caplog")

@@ -571,7 +571,7 @@ def test_a_subtest_holds_its_own_output_and_logs_while_other_tests_run(pytester)
 
 def _report_sections(result):
     """test name -> section title ("stdout call") -> its lines, from the
-    FAILURES part of a run's output."""
+    FAILURES and PASSES parts of a run's output."""
     sections: dict = {}
     test = title = None
     for line in result.outlines:
@@ -586,3 +586,31 @@ def _report_sections(result):
         elif test is not None and title is not None and line:
             sections[test][title].append(line)
     return sections
+
+
+@pytest.mark.parametrize("capture", ["fd", "no"])
+def test_capteesys_reads_the_tests_own_output_and_lets_it_through(pytester, capture):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_tee(capteesys):
+            print("tee before")
+            await asyncio.sleep(0.05)
+            print("tee after")
+            assert capteesys.readouterr().out == "tee before\\ntee after\\n"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other():
+            await asyncio.sleep(0.02)
+            print("other")
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-rP", f"--capture={capture}")
+    result.assert_outcomes(passed=2)
+    if capture == "fd":  # through to the report's section
+        assert _report_sections(result)["test_tee"] == {"stdout call": ["tee before", "tee after"]}
+    else:  # through to the terminal
+        result.stdout.fnmatch_lines(["tee before", "other", "*tee after"])
