@@ -143,14 +143,15 @@ def put_back_current_loop() -> None:
 
 @contextlib.contextmanager
 def loop_set_aside(runner: TaskRunner) -> Iterator[None]:
-    """A sync test's body runs as under pytest-asyncio: with no running loop,
-    so that ``asyncio.run()`` works in it (and holds the loop meanwhile, as
-    any sync code does), and the loop as the thread's current one, which
-    ``asyncio.get_event_loop()`` returns (the session puts back the one from
-    before at its end).
-    Awaiting through the bridge (an async fixture it asks for) puts the loop
-    back while that steps."""
-    loop = asyncio.events._get_running_loop()
+    """A test's setup and teardown, and a sync test's body, run as under
+    pytest-asyncio: with no running loop, so that ``asyncio.run()`` works in
+    a sync fixture (and holds the loop meanwhile, as any sync code does), and
+    the loop as the thread's current one, which ``asyncio.get_event_loop()``
+    returns (the session puts back the one from before at its end).
+    Awaiting through the bridge (an async fixture) puts the loop back while
+    that steps."""
+    outer = runner.loop_aside  # set aside already (a sync body asks for a fixture)
+    loop = asyncio.events._get_running_loop() or outer
     asyncio.events._set_running_loop(None)
     if loop is not None:
         if not _current_before:
@@ -160,8 +161,8 @@ def loop_set_aside(runner: TaskRunner) -> Iterator[None]:
     try:
         yield
     finally:
-        runner.loop_aside = None
-        asyncio.events._set_running_loop(loop)
+        runner.loop_aside = outer
+        asyncio.events._set_running_loop(loop if outer is None else None)
 
 
 # switched to the parent by a pooled greenlet whose job is done

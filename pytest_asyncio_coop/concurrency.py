@@ -56,7 +56,7 @@ class Flights:
             yield
             return
         while (entry := self._held.get(key)) is not None and entry[0] is not me:
-            waiter = asyncio.get_running_loop().create_future()
+            waiter = (me.runner.loop_aside or asyncio.get_running_loop()).create_future()  # in a setup: aside
             entry[1].append(waiter)
             await_only(waiter)
         if entry is not None:

@@ -146,7 +146,7 @@ def pending_leaks(runner: TaskRunner) -> tuple[str, traceback.FrameSummary | Non
         error = task.exception() if task.done() and not task.cancelled() else None
         if error is not None:
             # in the test's teardown log, as asyncio.run() logs it at its end
-            asyncio.get_running_loop().call_exception_handler({
+            task.get_loop().call_exception_handler({
                 "message": "unhandled exception while cancelling a task the test left pending",
                 "exception": error,
                 "task": task,

@@ -211,6 +211,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         raise runner.setup_failures.pop(0)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_runtest_setup")
+def pytest_runtest_setup_aside(item: pytest.Item) -> Generator[None, None, None]:
+    """A cooperative test's setup runs with the loop set aside, as under
+    pytest-asyncio: a sync fixture may call ``asyncio.run()``."""
+    runner = current_runner()
+    if runner is None:
+        return (yield)
+    with loop_set_aside(runner):
+        return (yield)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     runner = current_runner()
@@ -221,13 +232,15 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     """Report a hook failure that happened while the test ran at its teardown,
-    after the teardown itself."""
+    after the teardown itself. The teardown runs with the loop set aside, as
+    the setup does."""
     runner = current_runner()
     if runner is not None:
         runner.phase = "teardown"
         runner.scheduler.expect_stop(runner)
     try:
-        return (yield)
+        with loop_set_aside(runner) if runner is not None else contextlib.nullcontext():
+            return (yield)
     finally:
         if runner is not None:
             runner.checkpoint()  # a block in the test's last stretch counts too

@@ -215,3 +215,46 @@ def test_class_based_async_fixtures_bind_to_the_test_instance(pytester):
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_sync_fixture_runs_with_no_running_loop(pytester):
+    # as under pytest-asyncio, which runs its loop only in the test's body and
+    # its async fixtures: a sync fixture may run a loop of its own, also in
+    # its teardown; async fixtures, shared ones waited for included, still
+    # run on the session's loop
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def prepared():
+            assert asyncio.run(asyncio.sleep(0.01, result=5)) == 5
+            yield 5
+            assert asyncio.run(asyncio.sleep(0.01, result=6)) == 6
+
+        @pytest.fixture
+        def own_loop():
+            loop = asyncio.new_event_loop()
+            yield loop.run_until_complete(asyncio.sleep(0, result=7))
+            loop.close()
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            await asyncio.sleep(0.05)
+            yield asyncio.get_running_loop()
+            await asyncio.sleep(0.01)
+
+        @pytest.fixture
+        async def own(shared):
+            await asyncio.sleep(0.01)
+            return shared
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_uses_them(n, prepared, own_loop, own):
+            assert (prepared, own_loop) == (5, 7)
+            assert own is asyncio.get_running_loop()
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
