@@ -60,9 +60,9 @@ class TracebackDumps:
             self._gone_off.cancel()
             self._gone_off = None
 
-    def dump_traceback_later(self, timeout: float, repeat: bool = False, file: Any = sys.stderr,
-                             exit: bool = False) -> None:
+    def dump_traceback_later(self, timeout: float, repeat: bool = False, file: Any = None, exit: bool = False) -> None:
         runner = current_runner()
+        file = sys.stderr if file is None else file
         if runner is None or repeat:
             self._module_functions["dump_traceback_later"](timeout, repeat=repeat, file=file, exit=exit)
             return
