@@ -18,7 +18,7 @@ from typing import Any, Callable, ContextManager, Iterator
 import pytest
 
 from . import _pytest_compat as compat
-from . import isolation, loopcalls, protocol
+from . import descriptors, isolation, loopcalls, protocol
 from .bridge import current_runner, drop_idle_greenlets, put_back_current_loop, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
@@ -169,6 +169,7 @@ class CooperativeRun:
             gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
         self._undo_loop_calls = loopcalls.install(loop)
+        self._undo_rewatch = descriptors.rewatch_reused(loop)
         _active["scheduler"] = self.scheduler
         # pytest-randomly reseeds the random module at each phase of each test
         isolation.begin(own_random=config.pluginmanager.hasplugin("randomly")
@@ -242,6 +243,7 @@ class CooperativeRun:
                         pytest.PytestWarning(f"closing the cooperative tests' event loop raised {exc!r}; "
                                              "did a test leave the loop patched?"), stacklevel=2)
                 self._undo_loop_calls()
+                self._undo_rewatch()
                 put_back_current_loop()  # a sync test's body had the loop as the current one
                 drop_idle_greenlets()
                 isolation.end()

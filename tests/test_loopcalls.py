@@ -1,5 +1,9 @@
 """The loop's scheduling methods, which run the callbacks a test schedules as
-the test (loopcalls.py), behave as the loop's own for everything else."""
+the test (loopcalls.py), behave as the loop's own for everything else; what a
+test leaves in the loop's selector does not blind the tests after it
+(descriptors.py)."""
+
+import pytest
 
 
 def test_callbacks_keep_their_names_and_the_loop_keeps_refusing_bad_ones(pytester):
@@ -85,3 +89,53 @@ def test_patches_of_the_loop_or_its_class_by_a_test_still_work(pytester):
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     assert result.ret == 0
+
+
+@pytest.mark.parametrize("max_tasks", ["1", "2"])
+def test_a_socket_closed_under_its_transport_does_not_blind_the_next_with_its_number(pytester, max_tasks):
+    # The selector keeps its key for the closed descriptor; a later socket
+    # that gets the number was never polled (asyncio only swapped the key's
+    # callbacks), where pytest-asyncio's loop per test hid it (aiosmtplib).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import socket
+        import pytest
+
+        SERVERS = []
+
+        class Greeter(asyncio.Protocol):
+            def connection_made(self, transport):
+                transport.write(b"hello")
+
+        class Client(asyncio.Protocol):
+            def __init__(self):
+                self.got = asyncio.get_running_loop().create_future()
+
+            def data_received(self, data):
+                if not self.got.done():
+                    self.got.set_result(data)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_closes_its_socket_under_the_transport():
+            loop = asyncio.get_running_loop()
+            server = await loop.create_server(Greeter, "127.0.0.1", 0)
+            SERVERS.append(server)
+            with socket.socket() as sock:
+                sock.connect(server.sockets[0].getsockname())
+                _, client = await loop.create_connection(Client, sock=sock)
+                assert await client.got == b"hello"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_gets_the_number_next():
+            await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            server = await loop.create_server(Greeter, "127.0.0.1", 0)
+            _, client = await loop.create_connection(Client, *server.sockets[0].getsockname())
+            try:
+                assert await asyncio.wait_for(client.got, 2) == b"hello"
+            finally:
+                server.close()
+        """
+    )
+    pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", max_tasks).assert_outcomes(passed=2)
