@@ -27,6 +27,7 @@ import contextlib
 import functools
 import logging
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Callable, Collection, ContextManager, Iterator
 
 import pytest
@@ -123,7 +124,7 @@ class _Router(_Delegating):
     the rest to the global capture."""
 
     def __init__(self, name: str, underlying: Any, outside: Any, tee: bool, routing: OutputRouting,
-                 sections: bool = True) -> None:
+                 sections: bool = True, threads_only: bool = False) -> None:
         self._name = name
         self._underlying = underlying
         self._outside = outside
@@ -131,9 +132,15 @@ class _Router(_Delegating):
         self._routing = routing
         # False without pytest's capture (-s): only a capture fixture captures
         self._sections = sections
+        # True for the stream outside capture: it routes the writes of other
+        # threads (a test's executor job) while pytest's capture is suspended
+        # (the terminal being written to), and lets the loop's thread through
+        self._threads_only = threads_only
 
     def target(self) -> TaskOutput | None:
         """The output of the test a write now is for, if it captures it."""
+        if self._threads_only and threading.get_ident() == self._routing.loop_thread:
+            return None
         runner = self._routing.writer()
         output = runner.output if runner is not None else None
         if output is None or not (output.capturing if self._sections else output.fixture_active):
@@ -186,6 +193,9 @@ class OutputRouting:
         self._streams: list[tuple[Any, Any]] = []
         # (name, stream) of sys.stdout/sys.stderr replaced directly, without capture
         self._direct: list[tuple[str, Any]] = []
+        # (SysCapture, the stream outside capture) of pytest's global capture
+        self._outside: list[tuple[Any, Any]] = []
+        self.loop_thread = threading.get_ident()
         # pytest's runner.show_test_item, while this stands in for it
         self._show_test_item: Callable[..., None] | None = None
         # (module, its capturing_output and capturing_logs) of the subtests
@@ -217,6 +227,8 @@ class OutputRouting:
                 self._streams.append((capture, capture.tmpfile))
                 tee = type(capture.tmpfile).__name__ == "TeeCaptureIO"
                 capture.tmpfile = _Router(name, capture.tmpfile, capture._old, tee, self)
+                self._outside.append((capture, capture._old))
+                capture._old = _Router(name, capture._old, capture._old, False, self, threads_only=True)
             capman.item_capture = self._item_capture
             capman.resume_global_capture()
             self._show_test_item = compat.runner_module.show_test_item
@@ -259,6 +271,9 @@ class OutputRouting:
             for capture, tmpfile in self._streams:
                 capture.tmpfile = tmpfile
             self._streams.clear()
+            for capture, outside in self._outside:
+                capture._old = outside
+            self._outside.clear()
         if self._logging is not None:
             del self._logging._runtest_for
             vars(self._logging.log_cli_handler).pop("emit", None)

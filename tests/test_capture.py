@@ -614,3 +614,44 @@ def test_capteesys_reads_the_tests_own_output_and_lets_it_through(pytester, capt
         assert _report_sections(result)["test_tee"] == {"stdout call": ["tee before", "tee after"]}
     else:  # through to the terminal
         result.stdout.fnmatch_lines(["tee before", "other", "*tee after"])
+
+
+def test_a_tests_thread_prints_to_the_test_while_the_terminal_is_written(pytester):
+    # pytest's capture is suspended while finished tests' lines reach the
+    # terminal, and sys.stdout is the terminal meanwhile, for every thread
+    pytester.makeconftest(
+        """
+        import threading
+
+        REPLAYING = threading.Event()
+        PRINTED = threading.Event()
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("test_quick"):
+                REPLAYING.set()  # the job prints now
+                PRINTED.wait(10)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import PRINTED, REPLAYING
+
+        @pytest.mark.asyncio_cooperative
+        async def test_thread_prints(capsys):
+            def job():
+                REPLAYING.wait(10)
+                print("from the job")
+                PRINTED.set()
+            await asyncio.get_running_loop().run_in_executor(None, job)
+            assert capsys.readouterr().out == "from the job\\n"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.no_fnmatch_line("*from the job*")
