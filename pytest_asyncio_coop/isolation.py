@@ -25,7 +25,7 @@ import os
 import random
 import sys
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 
@@ -97,6 +97,8 @@ def _set_warning_state(state: tuple[Any, ...]) -> None:
 _module_functions: dict[str, Any] = {}
 # how many times the filters were switched between tests
 _switches = 0
+# the values of the test whose context is current (see begin)
+_context_owner: Callable[[], TaskGlobals | None] = lambda: None
 
 
 def _filters_mutated() -> None:
@@ -109,13 +111,26 @@ def _filters_mutated() -> None:
 
 def _showwarnmsg(msg: warnings.WarningMessage) -> None:
     """Show a warning that passed the filters, unless the test in place was
-    shown it already and only a switch between tests brought it back."""
+    shown it already and only a switch between tests brought it back. One
+    made in a test's context while other values are in place (the test's
+    executor job, in its thread; an I/O callback it set) is shown as that
+    test shows warnings: recorded for it."""
+    owner = _context_owner()
+    state = owner if owner is not None and not owner.finished else _in_place
     try:
-        shown_before = _in_place is not None and _in_place.shown_before(msg)
+        shown_before = state is not None and state.shown_before(msg)
     except Exception:  # a filter the warnings module took but this cannot read: shown
         shown_before = False
-    if not shown_before:
+    if shown_before:
+        return
+    if state is None or state is _in_place:
         _module_functions["_showwarnmsg"](msg)
+        return
+    showwarning, show_impl = state.warnings[1], state.warnings[2]
+    if showwarning is not warnings._showwarning_orig:  # type: ignore[attr-defined]
+        showwarning(msg.message, msg.category, msg.filename, msg.lineno, msg.file, msg.line)
+    else:
+        show_impl(msg)
 
 
 def _registry_key(msg: warnings.WarningMessage) -> tuple[Any, ...] | None:
@@ -173,12 +188,14 @@ def _set_random_state(state: tuple[Any, Any]) -> None:
         numpy_random.set_state(state[1])
 
 
-def begin(own_random: bool = False) -> None:
+def begin(own_random: bool = False, context_owner: Callable[[], TaskGlobals | None] = lambda: None) -> None:
     """Record the outside values, at the start of the cooperative phase;
-    ``own_random``: give each test random states of its own."""
-    global _own_random
+    ``own_random``: give each test random states of its own;
+    ``context_owner``: the values of the test whose context is current."""
+    global _own_random, _context_owner
     _outside["warnings"] = _warning_state()
     _own_random = own_random
+    _context_owner = context_owner
     if not _module_functions and hasattr(warnings, "_filters_mutated") and hasattr(warnings, "_showwarnmsg"):  # < 3.14
         for name, function in (("_filters_mutated", _filters_mutated), ("_showwarnmsg", _showwarnmsg)):
             _module_functions[name] = getattr(warnings, name)
@@ -209,6 +226,7 @@ class TaskGlobals:
         self._outside_levels: dict[str | None, int] = {}
         # the random states as the test's code last left them
         self.random_state: tuple[Any, Any] | None = None
+        self.finished = False
         # registry key -> the switch count when a warning was last shown
         # (-1: a warning no registry holds back, shown each time)
         self.shown: dict[tuple[Any, ...], int] = {}
@@ -282,6 +300,7 @@ class TaskGlobals:
 
     def finish(self) -> None:
         """The test is done: nothing of it stays in place."""
+        self.finished = True
         if _in_place is self:
             self.leave()
         for name in list(self.logger_levels):

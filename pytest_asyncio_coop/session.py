@@ -19,7 +19,7 @@ import pytest
 
 from . import _pytest_compat as compat
 from . import descriptors, isolation, loopcalls, protocol
-from .bridge import current_runner, drop_idle_greenlets, put_back_current_loop, run_in_greenlet
+from .bridge import current_runner, current_task_runner, drop_idle_greenlets, put_back_current_loop, run_in_greenlet
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .deadlines import monotonic
@@ -173,7 +173,7 @@ class CooperativeRun:
         _active["scheduler"] = self.scheduler
         # pytest-randomly reseeds the random module at each phase of each test
         isolation.begin(own_random=config.pluginmanager.hasplugin("randomly")
-                        and bool(config.getoption("randomly_reset_seed", True)))
+                        and bool(config.getoption("randomly_reset_seed", True)), context_owner=_context_globals)
         self._routing.start()
         self._held.start()
         self._rerun_delay.start()
@@ -260,6 +260,12 @@ class CooperativeRun:
             self.session.config.issue_config_time_warning(
                 pytest.PytestWarning(f"tearing down what was left at the end of the run failed: {exc!r}"), stacklevel=2
             )
+
+
+def _context_globals() -> isolation.TaskGlobals | None:
+    """The process-global values of the test whose context is current."""
+    runner = current_task_runner.get()
+    return runner.globals if runner is not None else None
 
 
 def _wakeup_fd(fd: int | None) -> int | None:

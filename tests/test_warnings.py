@@ -329,3 +329,39 @@ def test_a_warning_repeated_across_awaits_is_listed_once_per_test(pytester):
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=6, warnings=3 + 4 + 3 + 4)
+
+
+def test_what_a_tests_thread_warns_is_the_tests_while_others_run(pytester):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        def slow_warn(text, category):
+            time.sleep(0.05)
+            warnings.warn(text, category)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_caught():
+            with pytest.warns(DeprecationWarning, match="caught"):
+                await asyncio.get_running_loop().run_in_executor(None, slow_warn, "caught", DeprecationWarning)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_recorded(recwarn):
+            await asyncio.to_thread(slow_warn, "recorded", UserWarning)
+            assert [str(w.message) for w in recwarn] == ["recorded"]
+
+        @pytest.mark.asyncio_cooperative
+        async def test_listed():
+            await asyncio.to_thread(slow_warn, "listed", UserWarning)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(["*::test_listed", "*UserWarning: listed"])
