@@ -298,7 +298,9 @@ def _report_leaks(runner: TaskRunner) -> None:
     message, made_at = leaks
     if mode == "error":
         runner.teardown_failures.append(TaskLeak(message))
-    elif made_at is not None:
-        warnings.warn_explicit(TaskLeakWarning(message), TaskLeakWarning, made_at.filename, made_at.lineno or 0)
-    else:
-        warnings.warn(TaskLeakWarning(message), stacklevel=1)
+    else:  # where the first task was made, else at the test's function
+        code = getattr(getattr(runner.item, "function", None), "__code__", None)
+        filename, lineno = (made_at.filename, made_at.lineno or 0) if made_at is not None else (
+            (code.co_filename, code.co_firstlineno) if code is not None else (runner.item.nodeid, 0)
+        )
+        warnings.warn_explicit(TaskLeakWarning(message), TaskLeakWarning, filename, lineno)

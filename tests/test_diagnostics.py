@@ -260,7 +260,10 @@ def test_a_task_made_by_no_code_of_the_test_says_so(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly")  # pytest's entry point on the stack
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*left 1 task(s) pending, now cancelled: coroutine sleep created at an unknown place"])
+    result.stdout.fnmatch_lines([  # located at the test's function
+        "*test_a_task_made_by_no_code_of_the_test_says_so.py:4: TaskLeakWarning: "
+        "*left 1 task(s) pending, now cancelled: coroutine sleep created at an unknown place",
+    ])
 
 
 def test_a_finished_task_is_not_kept_for_the_leak_check(pytester):
