@@ -17,15 +17,22 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import asyncio
+import selectors
 from typing import Any, Callable
+
+# the selectors whose kernel keeps what is watched (select() and poll() are
+# told everything at each call)
+_KERNEL_SIDE = tuple(
+    getattr(selectors, name) for name in ("EpollSelector", "KqueueSelector", "DevpollSelector") if hasattr(selectors, name)
+)
 
 
 def rewatch_reused(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
     """Have ``loop``'s selector register a key anew when only its callbacks
-    change; return the undo. Loops without a kernel-side selector (uvloop's,
-    select() and poll(), which are told everything at each call) keep theirs."""
+    change; return the undo. Other loops (uvloop, a test loop with a selector
+    of its own) keep theirs."""
     selector = getattr(loop, "_selector", None)
-    if selector is None or not hasattr(selector, "_selector"):  # not epoll, kqueue or devpoll
+    if not isinstance(selector, _KERNEL_SIDE):
         return lambda: None
     modify = type(selector).modify
 

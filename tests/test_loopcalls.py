@@ -139,3 +139,37 @@ def test_a_socket_closed_under_its_transport_does_not_blind_the_next_with_its_nu
         """
     )
     pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", max_tasks).assert_outcomes(passed=2)
+
+
+def test_a_loop_with_a_selector_of_its_own_keeps_it(pytester):
+    # aiostream's virtual-time test loop puts a Mock in loop._selector
+    pytester.makeconftest(
+        """
+        import asyncio
+
+        class Selector:
+            def __init__(self, real):
+                self._real = real
+                self._selector = None
+
+            def __getattr__(self, name):
+                return getattr(self._real, name)
+
+        def make_loop():
+            loop = asyncio.new_event_loop()
+            loop._selector = Selector(loop._selector)
+            return loop
+        """
+    )
+    pytester.makeini("[pytest]\nasyncio_loop_factory = conftest.make_loop\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_runs():
+            await asyncio.sleep(0.01)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
