@@ -76,6 +76,9 @@ class Scheduler:
         self._fatal: BaseException | None = None
         # a session-wide hook failure that every test reports at setup
         self.session_failure: HookFailure | None = None
+        #: called as each test ends: the session's loop forgets the
+        #: transports whose sockets a test closed (descriptors.py)
+        self.forget_orphans_soon: Callable[[], None] = lambda: None
         # [tests run, first start, last end, sum of their durations]
         self.stats: list[float] = [0, float("inf"), 0.0, 0.0]
         #: times the steps of tests' code (diagnostics)
@@ -326,6 +329,7 @@ class Scheduler:
         elif len(self._unreplayed) == 1:
             asyncio.get_running_loop().call_soon(self._replay_later)
         self.routing.release(runner)
+        self.forget_orphans_soon()
         self.instances.release(runner.item)
 
     def _replay_finished(self) -> None:

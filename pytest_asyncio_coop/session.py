@@ -169,7 +169,8 @@ class CooperativeRun:
             gc.set_threshold(young, middle, old * _FULL_GC_SPACING)
         loop.set_task_factory(task_factory(loop.get_task_factory()))
         self._undo_loop_calls = loopcalls.install(loop)
-        self._undo_rewatch = descriptors.rewatch_reused(loop)
+        self._orphans = descriptors.Orphans(loop)
+        self.scheduler.forget_orphans_soon = self._orphans.forget_soon
         _active["scheduler"] = self.scheduler
         # pytest-randomly reseeds the random module at each phase of each test
         isolation.begin(own_random=config.pluginmanager.hasplugin("randomly")
@@ -243,7 +244,7 @@ class CooperativeRun:
                         pytest.PytestWarning(f"closing the cooperative tests' event loop raised {exc!r}; "
                                              "did a test leave the loop patched?"), stacklevel=2)
                 self._undo_loop_calls()
-                self._undo_rewatch()
+                self._orphans.undo()
                 put_back_current_loop()  # a sync test's body had the loop as the current one
                 drop_idle_greenlets()
                 isolation.end()

@@ -92,7 +92,7 @@ def test_patches_of_the_loop_or_its_class_by_a_test_still_work(pytester):
 
 
 @pytest.mark.parametrize("max_tasks", ["1", "2"])
-def test_a_socket_closed_under_its_transport_does_not_blind_the_next_with_its_number(pytester, max_tasks):
+def test_a_socket_closed_under_its_transport_does_not_haunt_the_next_with_its_number(pytester, max_tasks):
     # The selector keeps its key for the closed descriptor; a later socket
     # that gets the number was never polled (asyncio only swapped the key's
     # callbacks), where pytest-asyncio's loop per test hid it (aiosmtplib).
@@ -103,6 +103,7 @@ def test_a_socket_closed_under_its_transport_does_not_blind_the_next_with_its_nu
         import pytest
 
         SERVERS = []
+        CLOSED = []
 
         class Greeter(asyncio.Protocol):
             def connection_made(self, transport):
@@ -125,12 +126,43 @@ def test_a_socket_closed_under_its_transport_does_not_blind_the_next_with_its_nu
                 sock.connect(server.sockets[0].getsockname())
                 _, client = await loop.create_connection(Client, sock=sock)
                 assert await client.got == b"hello"
+                CLOSED.append(sock.fileno())
 
         @pytest.mark.asyncio_cooperative
-        async def test_gets_the_number_next():
-            await asyncio.sleep(0.05)
+        async def test_listens_with_the_number_it_closed_itself():
+            # before the loop could forget the transport: the number's key
+            # is registered with the kernel anew
+            await asyncio.sleep(0.5)  # the others' sockets are done with
+            loop = asyncio.get_running_loop()
+            first = await loop.create_server(Greeter, "127.0.0.1", 0)
+            with socket.socket() as sock:
+                sock.connect(first.sockets[0].getsockname())
+                _, client = await loop.create_connection(Client, sock=sock)
+                assert await client.got == b"hello"
+                number = sock.fileno()
+            server = await loop.create_server(Greeter, "127.0.0.1", 0)
+            try:
+                assert server.sockets[0].fileno() == number
+                _, client = await loop.create_connection(Client, *server.sockets[0].getsockname())
+                assert await asyncio.wait_for(client.got, 2) == b"hello"
+            finally:
+                server.close()
+                first.close()
+
+        @pytest.mark.asyncio_cooperative
+        async def test_connects_with_the_number():
+            await asyncio.sleep(0.1)
+            with socket.socket() as sock:
+                assert sock.fileno() == CLOSED[0]
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, SERVERS[0].sockets[0].getsockname())
+
+        @pytest.mark.asyncio_cooperative
+        async def test_listens_with_the_number():
+            await asyncio.sleep(0.2)
             loop = asyncio.get_running_loop()
             server = await loop.create_server(Greeter, "127.0.0.1", 0)
+            assert server.sockets[0].fileno() == CLOSED[0]
             _, client = await loop.create_connection(Client, *server.sockets[0].getsockname())
             try:
                 assert await asyncio.wait_for(client.got, 2) == b"hello"
@@ -138,7 +170,7 @@ def test_a_socket_closed_under_its_transport_does_not_blind_the_next_with_its_nu
                 server.close()
         """
     )
-    pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", max_tasks).assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly", "--max-asyncio-tasks", max_tasks).assert_outcomes(passed=4)
 
 
 def test_a_loop_with_a_selector_of_its_own_keeps_it(pytester):
