@@ -18,10 +18,9 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import types
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 import greenlet
 
@@ -141,28 +140,35 @@ def put_back_current_loop() -> None:
         asyncio.set_event_loop(_current_before.pop())
 
 
-@contextlib.contextmanager
-def loop_set_aside(runner: TaskRunner) -> Iterator[None]:
+class LoopAside:
     """A test's setup and teardown, and a sync test's body, run as under
     pytest-asyncio: with no running loop, so that ``asyncio.run()`` works in
     a sync fixture (and holds the loop meanwhile, as any sync code does), and
     the loop as the thread's current one, which ``asyncio.get_event_loop()``
     returns (the session puts back the one from before at its end).
     Awaiting through the bridge (an async fixture) puts the loop back while
-    that steps."""
-    outer = runner.loop_aside  # set aside already (a sync body asks for a fixture)
-    loop = asyncio.events._get_running_loop() or outer
-    asyncio.events._set_running_loop(None)
-    if loop is not None:
-        if not _current_before:
-            _current_before.append(_current_loop())
-        asyncio.set_event_loop(loop)  # each time: an asyncio.run() in a body unsets it
-    runner.loop_aside = loop
-    try:
-        yield
-    finally:
-        runner.loop_aside = outer
-        asyncio.events._set_running_loop(loop if outer is None else None)
+    that steps. (A class: a generator-based context manager costs more, twice
+    per test.)"""
+
+    __slots__ = ("_runner", "_outer", "_loop")
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self._runner = runner
+
+    def __enter__(self) -> None:
+        runner = self._runner
+        self._outer = outer = runner.loop_aside  # set aside already (a sync body asks for a fixture)
+        self._loop = loop = asyncio.events._get_running_loop() or outer
+        asyncio.events._set_running_loop(None)
+        if loop is not None:
+            if not _current_before:
+                _current_before.append(_current_loop())
+            asyncio.set_event_loop(loop)  # each time: an asyncio.run() in a body unsets it
+        runner.loop_aside = loop
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._runner.loop_aside = outer = self._outer
+        asyncio.events._set_running_loop(self._loop if outer is None else None)
 
 
 # switched to the parent by a pooled greenlet whose job is done

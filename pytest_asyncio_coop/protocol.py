@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 import pytest
 
 from . import _pytest_compat as compat
-from .bridge import await_only, current_runner, loop_set_aside
+from .bridge import LoopAside, await_only, current_runner
 from .diagnostics import TaskLeak, TaskLeakWarning, pending_leaks
 from .plugin import is_cooperative
 
@@ -182,7 +182,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
         runner.scheduler.instances.flights.hold(_await_hypothesis_examples)
         if _await_hypothesis_examples(pyfuncitem.obj) else contextlib.nullcontext()
     )
-    aside = contextlib.nullcontext() if inspect.iscoroutinefunction(pyfuncitem.obj) else loop_set_aside(runner)
+    aside = contextlib.nullcontext() if inspect.iscoroutinefunction(pyfuncitem.obj) else LoopAside(runner)
     with turns, aside:
         result = pyfuncitem.obj(**testargs)
     if inspect.isawaitable(result):
@@ -202,11 +202,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Fail the setup of a test whose ``on_task_start`` (or another hook deciding
-    about it) raised, before any of its fixtures run."""
+    about it) raised, before any of its fixtures run (inside pytest's own
+    wrappers of the setup, which its teardown relies on)."""
     runner = current_runner()
     if runner is None:
         return
-    runner.phase = "setup"
     if runner.setup_failures:
         raise runner.setup_failures.pop(0)
 
@@ -218,7 +218,8 @@ def pytest_runtest_setup_aside(item: pytest.Item) -> Generator[None, None, None]
     runner = current_runner()
     if runner is None:
         return (yield)
-    with loop_set_aside(runner):
+    runner.phase = "setup"
+    with LoopAside(runner):
         return (yield)
 
 
@@ -239,7 +240,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         runner.phase = "teardown"
         runner.scheduler.expect_stop(runner)
     try:
-        with loop_set_aside(runner) if runner is not None else contextlib.nullcontext():
+        with LoopAside(runner) if runner is not None else contextlib.nullcontext():
             return (yield)
     finally:
         if runner is not None:

@@ -96,7 +96,7 @@ class TaskRunner:
         self.spawned: dict[asyncio.Future[Any], traceback.FrameSummary | None] = {}
         #: "setup", "call" or "teardown": the protocol phase under way
         self.phase = "setup"
-        #: the loop, while a sync test body runs with it set aside (bridge.loop_set_aside)
+        #: the loop, while a sync test body runs with it set aside (bridge.LoopAside)
         self.loop_aside: asyncio.AbstractEventLoop | None = None
         #: set while pytest-rerunfailures waits before running it again (shims.py)
         self.between_attempts = False
