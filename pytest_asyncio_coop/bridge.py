@@ -82,7 +82,8 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
     it = awaitable.__await__()
     runner.awaiting.append((awaitable if owner is None else owner, label))
     aside = runner.loop_aside
-    if aside is not None:  # in a sync test's body: the loop is back while this steps
+    if aside is not None:  # the protocol set it aside: it is back while this steps
+        before = asyncio.events._get_running_loop()  # set already: awaited inside an await
         asyncio.events._set_running_loop(aside)
     try:
         value: Any = None
@@ -115,7 +116,7 @@ def await_only(awaitable: Awaitable[T], *, owner: object = None, label: str | No
     finally:
         runner.awaiting.pop()
         if aside is not None:
-            asyncio.events._set_running_loop(None)
+            asyncio.events._set_running_loop(before)
     timeout = runner.timeout_error()
     if timeout is not None:  # it swallowed the cancellation and finished
         raise timeout
@@ -141,14 +142,14 @@ def put_back_current_loop() -> None:
 
 
 class LoopAside:
-    """A test's setup and teardown, and a sync test's body, run as under
-    pytest-asyncio: with no running loop, so that ``asyncio.run()`` works in
-    a sync fixture (and holds the loop meanwhile, as any sync code does), and
+    """A test's protocol runs as under pytest-asyncio: with no running loop,
+    so that ``asyncio.run()`` works in a sync fixture or a sync test's body
+    (and holds the loop meanwhile, as any sync code does), and
     the loop as the thread's current one, which ``asyncio.get_event_loop()``
     returns (the session puts back the one from before at its end).
-    Awaiting through the bridge (an async fixture) puts the loop back while
-    that steps. (A class: a generator-based context manager costs more, twice
-    per test.)"""
+    Awaiting through the bridge (the test's body, an async fixture) puts the
+    loop back while that steps. (A class: a generator-based context manager
+    costs more, once per test.)"""
 
     __slots__ = ("_runner", "_outer", "_loop")
 
@@ -163,7 +164,8 @@ class LoopAside:
         if loop is not None:
             if not _current_before:
                 _current_before.append(_current_loop())
-            asyncio.set_event_loop(loop)  # each time: an asyncio.run() in a body unsets it
+            if _current_loop() is not loop:  # an asyncio.run() in a sync fixture or body unsets it
+                asyncio.set_event_loop(loop)
         runner.loop_aside = loop
 
     def __exit__(self, *exc_info: object) -> None:

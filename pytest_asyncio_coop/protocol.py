@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 import pytest
 
 from . import _pytest_compat as compat
-from .bridge import LoopAside, await_only, current_runner
+from .bridge import await_only, current_runner
 from .diagnostics import TaskLeak, TaskLeakWarning, pending_leaks
 from .plugin import is_cooperative
 
@@ -142,29 +142,29 @@ def _await_hypothesis_examples(test: Any) -> bool:
     return True
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_pyfunc_call")
-def pytest_pyfunc_call_traced(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """``--trace`` has pdb run the test function, with a synchronous wrapper
-    that drops what the function returns: an async test's coroutine was never
-    run. Under it, the function pdb runs is one that runs the coroutine
-    through the bridge. pdb stops there first, as it stops in pytest-asyncio's
-    runner: a breakpoint in the test (``break``), or steps through the bridge,
-    lead into it."""
-    test = pyfuncitem.obj
-    if current_runner() is None or not pyfuncitem.config.getoption("trace", False) or not (
-        inspect.iscoroutinefunction(test)
-    ):
-        return (yield)
+class Traced:
+    """Registered with ``--trace``, which has pdb run the test function with a
+    synchronous wrapper that drops what the function returns: an async
+    test's coroutine was never run. Under it, the function pdb runs is one
+    that runs the coroutine through the bridge. pdb stops there first, as it
+    stops in pytest-asyncio's runner: a breakpoint in the test (``break``),
+    or steps through the bridge, lead into it."""
 
-    @functools.wraps(test)
-    def run_the_coroutine(*args: Any, **kwargs: Any) -> Any:
-        return await_only(test(*args, **kwargs))  # --trace: "break" in the test, then "continue"
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        test = pyfuncitem.obj
+        if current_runner() is None or not inspect.iscoroutinefunction(test):
+            return (yield)
 
-    pyfuncitem.obj = run_the_coroutine
-    try:
-        return (yield)
-    finally:
-        pyfuncitem.obj = test
+        @functools.wraps(test)
+        def run_the_coroutine(*args: Any, **kwargs: Any) -> Any:
+            return await_only(test(*args, **kwargs))  # --trace: "break" in the test, then "continue"
+
+        pyfuncitem.obj = run_the_coroutine
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = test
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -182,8 +182,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object | None:
         runner.scheduler.instances.flights.hold(_await_hypothesis_examples)
         if _await_hypothesis_examples(pyfuncitem.obj) else contextlib.nullcontext()
     )
-    aside = contextlib.nullcontext() if inspect.iscoroutinefunction(pyfuncitem.obj) else LoopAside(runner)
-    with turns, aside:
+    with turns:
         result = pyfuncitem.obj(**testargs)
     if inspect.isawaitable(result):
         result = await_only(result)
@@ -207,20 +206,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     runner = current_runner()
     if runner is None:
         return
+    runner.phase = "setup"
     if runner.setup_failures:
         raise runner.setup_failures.pop(0)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_runtest_setup")
-def pytest_runtest_setup_aside(item: pytest.Item) -> Generator[None, None, None]:
-    """A cooperative test's setup runs with the loop set aside, as under
-    pytest-asyncio: a sync fixture may call ``asyncio.run()``."""
-    runner = current_runner()
-    if runner is None:
-        return (yield)
-    runner.phase = "setup"
-    with LoopAside(runner):
-        return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -233,15 +221,13 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     """Report a hook failure that happened while the test ran at its teardown,
-    after the teardown itself. The teardown runs with the loop set aside, as
-    the setup does."""
+    after the teardown itself."""
     runner = current_runner()
     if runner is not None:
         runner.phase = "teardown"
         runner.scheduler.expect_stop(runner)
     try:
-        with LoopAside(runner) if runner is not None else contextlib.nullcontext():
-            return (yield)
+        return (yield)
     finally:
         if runner is not None:
             runner.checkpoint()  # a block in the test's last stretch counts too

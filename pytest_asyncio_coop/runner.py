@@ -12,7 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import isolation, unraisable
-from .bridge import current_task_runner, run_in_greenlet, task_owner
+from .bridge import LoopAside, current_task_runner, run_in_greenlet, task_owner
 from .capture import TaskOutput
 from .deadlines import monotonic
 from .manager import HookFailure
@@ -96,7 +96,7 @@ class TaskRunner:
         self.spawned: dict[asyncio.Future[Any], traceback.FrameSummary | None] = {}
         #: "setup", "call" or "teardown": the protocol phase under way
         self.phase = "setup"
-        #: the loop, while a sync test body runs with it set aside (bridge.LoopAside)
+        #: the loop, while the test's protocol runs with it set aside (bridge.LoopAside)
         self.loop_aside: asyncio.AbstractEventLoop | None = None
         #: set while pytest-rerunfailures waits before running it again (shims.py)
         self.between_attempts = False
@@ -146,7 +146,12 @@ class TaskRunner:
         task_owner.set(None)
 
     def _protocol(self) -> None:
-        self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
+        # with the loop set aside, as under pytest-asyncio, which runs its
+        # loop only in a test's body and its async fixtures: a sync fixture
+        # or sync body may call asyncio.run(); what the test awaits steps
+        # with the loop back in place
+        with LoopAside(self):
+            self.item.ihook.pytest_runtest_protocol(item=self.item, nextitem=None)
 
     def retries_on_failure(self) -> bool:
         """Whether a failure now would be run again (``flakey``), not counted."""

@@ -103,6 +103,8 @@ class CooperativeRun:
         pluginmanager = session.config.pluginmanager
         if not pluginmanager.is_registered(protocol):
             pluginmanager.register(protocol, "asyncio_coop.protocol")
+            if session.config.getoption("trace", False):
+                pluginmanager.register(protocol.Traced(), "asyncio_coop.traced")
         # set when the first cooperative item arrives
         self.loop: asyncio.AbstractEventLoop | None = None
         # monotonic() when the loop last stopped (between an xdist worker's items)
