@@ -149,28 +149,26 @@ class LoopAside:
     returns (the session puts back the one from before at its end).
     Awaiting through the bridge (the test's body, an async fixture) puts the
     loop back while that steps. (A class: a generator-based context manager
-    costs more, once per test.)"""
+    costs more.)"""
 
-    __slots__ = ("_runner", "_outer", "_loop")
+    __slots__ = ("_runner",)
 
     def __init__(self, runner: TaskRunner) -> None:
         self._runner = runner
 
     def __enter__(self) -> None:
-        runner = self._runner
-        self._outer = outer = runner.loop_aside  # set aside already (a sync body asks for a fixture)
-        self._loop = loop = asyncio.events._get_running_loop() or outer
+        loop = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(None)
         if loop is not None:
             if not _current_before:
                 _current_before.append(_current_loop())
-            if _current_loop() is not loop:  # an asyncio.run() in a sync fixture or body unsets it
+            if _current_loop() is not loop:  # an asyncio.run() in an earlier test unset it
                 asyncio.set_event_loop(loop)
-        runner.loop_aside = loop
+        self._runner.loop_aside = loop
 
     def __exit__(self, *exc_info: object) -> None:
-        self._runner.loop_aside = outer = self._outer
-        asyncio.events._set_running_loop(self._loop if outer is None else None)
+        asyncio.events._set_running_loop(self._runner.loop_aside)
+        self._runner.loop_aside = None
 
 
 # switched to the parent by a pooled greenlet whose job is done

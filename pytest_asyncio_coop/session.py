@@ -247,7 +247,7 @@ class CooperativeRun:
                                              "did a test leave the loop patched?"), stacklevel=2)
                 self._undo_loop_calls()
                 self._orphans.undo()
-                put_back_current_loop()  # a sync test's body had the loop as the current one
+                put_back_current_loop()  # the tests' protocols had the loop as the current one
                 drop_idle_greenlets()
                 isolation.end()
                 gc.set_threshold(*self._gc_threshold)
