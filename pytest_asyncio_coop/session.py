@@ -19,7 +19,7 @@ import pytest
 
 from . import _pytest_compat as compat
 from . import descriptors, isolation, loopcalls, protocol
-from .bridge import current_runner, current_task_runner, drop_idle_greenlets, put_back_current_loop, run_in_greenlet
+from .bridge import current_runner, drop_idle_greenlets, put_back_current_loop, run_in_greenlet, task_owner
 from .capture import OutputRouting, TaskOutput
 from .concurrency import FixtureInstances, SetupState
 from .deadlines import monotonic
@@ -266,8 +266,9 @@ class CooperativeRun:
 
 
 def _context_globals() -> isolation.TaskGlobals | None:
-    """The process-global values of the test whose context is current."""
-    runner = current_task_runner.get()
+    """The process-global values of the test whose context is current (none
+    in a shared fixture's, as for the callbacks it schedules)."""
+    runner = task_owner.get()
     return runner.globals if runner is not None else None
 
 
