@@ -355,8 +355,8 @@ class OutputRouting:
         """What a cooperative test writes in a ``subtests.test()`` block is
         that subtest's, as pytest captures it (nothing, with a capture
         fixture in use or capture off)."""
-        runner = current_runner()
-        if runner is None or runner.item is not request.node:
+        runner = _runner_of(request)
+        if runner is None:
             with original(request) as captured:
                 yield captured
             return
@@ -376,8 +376,8 @@ class OutputRouting:
     def _subtest_logs(self, module: Any, original: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         """What a cooperative test logs in a ``subtests.test()`` block is that
         subtest's too (and still the test's, as in pytest)."""
-        runner = current_runner()
-        if runner is None or runner.item is not request.node or self._logging is None:
+        runner = _runner_of(request)
+        if runner is None or self._logging is None:
             with original(request) as captured:
                 yield captured
             return
@@ -501,9 +501,10 @@ class _RoutingLogHandler(logging.Handler):
         runner = self._routing.writer()
         if runner is None or not runner.logging:
             return False
-        for handler in (*self._routing.log_handlers(runner), *runner.subtest_log_handlers):
-            if record.levelno >= handler.level:
-                handler.handle(record)
+        for handlers in (self._routing.log_handlers(runner), runner.subtest_log_handlers):
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
@@ -539,11 +540,18 @@ class CaptureFixture:
             yield
 
 
+def _runner_of(request: pytest.FixtureRequest) -> TaskRunner | None:
+    """The runner of the cooperative test ``request`` is for, if one is
+    running it now (else pytest's own fixtures and capture serve)."""
+    runner = current_runner()
+    return runner if runner is not None and runner.item is request.node else None
+
+
 def capture_fixture(request: pytest.FixtureRequest, name: str) -> Iterator[Any]:
     """The body of the ``capsys``-like fixtures: the test's own capture when
     it is cooperative, pytest's fixture otherwise."""
-    runner = current_runner()
-    if runner is None or runner.item is not request.node:
+    runner = _runner_of(request)
+    if runner is None:
         yield request.getfixturevalue(name)
         return
     runner.output.start_fixture(tee=name == "capteesys")
@@ -589,8 +597,8 @@ class LogCaptureFixture(pytest.LogCaptureFixture):
 
 def caplog_fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The body of ``caplog``: per test when it is cooperative."""
-    runner = current_runner()
-    if runner is None or runner.item is not request.node:
+    runner = _runner_of(request)
+    if runner is None:
         yield request.getfixturevalue("caplog")
         return
     runner.scheduler.routing.log_handlers(runner)

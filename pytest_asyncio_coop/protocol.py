@@ -285,9 +285,13 @@ def _report_leaks(runner: TaskRunner) -> None:
     message, made_at = leaks
     if mode == "error":
         runner.teardown_failures.append(TaskLeak(message))
-    else:  # where the first task was made, else at the test's function
-        code = getattr(getattr(runner.item, "function", None), "__code__", None)
-        filename, lineno = (made_at.filename, made_at.lineno or 0) if made_at is not None else (
-            (code.co_filename, code.co_firstlineno) if code is not None else (runner.item.nodeid, 0)
-        )
-        warnings.warn_explicit(TaskLeakWarning(message), TaskLeakWarning, filename, lineno)
+        return
+    # where the first task was made, else at the test's function
+    code = getattr(getattr(runner.item, "function", None), "__code__", None)
+    if made_at is not None:
+        filename, lineno = made_at.filename, made_at.lineno or 0
+    elif code is not None:
+        filename, lineno = code.co_filename, code.co_firstlineno
+    else:
+        filename, lineno = runner.item.nodeid, 0
+    warnings.warn_explicit(TaskLeakWarning(message), TaskLeakWarning, filename, lineno)
